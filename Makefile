@@ -1,0 +1,30 @@
+# Quick start: `make demo` (tag a throwaway library) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= ../shared/gtzan/audio
+MUSIC ?=
+
+.PHONY: demo test train clean
+
+$(VENV)/.runtime: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[test,train]'
+	touch $@
+
+demo: $(VENV)/.runtime
+	$(PY) demo.py $(if $(MUSIC),--music "$(MUSIC)")
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+train: $(VENV)/.dev
+	$(PY) -m training --data "$(DATA)"
+
+clean:
+	rm -rf $(VENV) demo build *.egg-info

@@ -1,0 +1,119 @@
+"""MFCC sequence features, shared by tagging and training.
+
+Both the plugin and ``training/`` call these functions, so a model always
+sees features computed exactly as during its training. The parameters
+travel inside the ONNX model's metadata (see :class:`FeatureParams`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+class FeatureError(ValueError):
+    """The audio cannot be turned into features (too short, not finite...)."""
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """How audio becomes model input.
+
+    sample_rate: audio is resampled to this rate (Hz) before analysis.
+    n_mfcc: MFCC coefficients per frame.
+    n_fft, hop_length: STFT window and hop, in samples.
+    n_mels: mel bands the MFCCs are computed from.
+    pad_mode: STFT edge padding (librosa >= 0.10 default is 'constant').
+    segment_frames: frames per model input sequence (130 ≈ 3 s).
+    segment_hop_frames: hop between successive segments when tagging.
+    min_frames: shortest sequence worth classifying (shorter audio fails).
+    """
+
+    sample_rate: int = 22050
+    n_mfcc: int = 20
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 128
+    pad_mode: str = "constant"
+    segment_frames: int = 130
+    segment_hop_frames: int = 130
+    min_frames: int = 32
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FeatureParams:
+        return cls(**values)
+
+
+def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """MFCCs of mono ``samples`` at ``params.sample_rate``.
+
+    Returns a float32 array of shape (frames, n_mfcc).
+    """
+    import librosa  # heavy import: keep it off `beet --help`
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1:
+        raise FeatureError(f"expected mono audio, got shape {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise FeatureError("audio contains NaN or infinite samples")
+    if len(samples) < params.n_fft:
+        raise FeatureError(f"audio too short ({len(samples)} samples)")
+    mfcc = librosa.feature.mfcc(
+        y=samples,
+        sr=params.sample_rate,
+        n_mfcc=params.n_mfcc,
+        n_fft=params.n_fft,
+        hop_length=params.hop_length,
+        n_mels=params.n_mels,
+        center=True,
+        pad_mode=params.pad_mode,
+    )
+    return np.ascontiguousarray(mfcc.T, dtype=np.float32)
+
+
+def split_segments(
+    sequence: np.ndarray, params: FeatureParams, hop_frames: int | None = None
+) -> np.ndarray:
+    """Cut a (frames, n_mfcc) sequence into fixed-length segments.
+
+    Returns (n_segments, segment_frames, n_mfcc). A sequence shorter than
+    one segment but at least ``min_frames`` long becomes a single shorter
+    segment (the model accepts any length). The tail that does not fill a
+    whole segment is dropped.
+    """
+    hop = hop_frames or params.segment_hop_frames
+    frames = len(sequence)
+    if frames < params.min_frames:
+        raise FeatureError(f"audio too short ({frames} frames)")
+    if frames < params.segment_frames:
+        return sequence[np.newaxis]
+    starts = range(0, frames - params.segment_frames + 1, hop)
+    return np.stack([sequence[s : s + params.segment_frames] for s in starts])
+
+
+def segments_from_windows(
+    windows: list[np.ndarray], params: FeatureParams
+) -> np.ndarray:
+    """Segments of every decoded window of a track, stacked.
+
+    Windows shorter than ``min_frames`` are ignored as long as another window
+    yields segments. Returns (n_segments, frames, n_mfcc).
+    """
+    parts = []
+    for window in windows:
+        try:
+            parts.append(split_segments(mfcc_sequence(window, params), params))
+        except FeatureError:
+            if len(windows) == 1:
+                raise
+    if not parts:
+        raise FeatureError("no window long enough to analyse")
+    lengths = {part.shape[1] for part in parts}
+    if len(lengths) > 1:  # a short tail window next to full ones: drop it
+        full = max(lengths)
+        parts = [part for part in parts if part.shape[1] == full]
+    return np.concatenate(parts)
