@@ -1,0 +1,287 @@
+"""genreclf: tag genres by listening to the audio (MFCC + LSTM, ONNX).
+
+The beets glue: configuration, the ``genreclf`` command and the import
+stage. Both call :meth:`GenreClfPlugin.tag_items`, the one code path.
+Heavy modules (librosa, onnxruntime, joblib) load only when analysis runs,
+so ``beet --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import mediafile
+from beets import config, ui
+from beets.dbcore import types
+from beets.library import FileOperationError
+from beets.plugins import BeetsPlugin
+
+from .apply import (
+    CONFIDENCE_FIELD,
+    GENRE_FIELD,
+    MODEL_FIELD,
+    MODES,
+    TOP_FIELD,
+    GenrePolicy,
+    prediction_fields,
+    write_tags,
+)
+from .progress import RunSummary
+
+if TYPE_CHECKING:
+    from beets.importer import ImportSession, ImportTask
+    from beets.library import Item, Library
+
+    from .analysis import Analyzer, Outcome
+    from .model import GenreModel
+
+CUSTOM_TAGS = {
+    GENRE_FIELD: mediafile.MediaField(
+        mediafile.MP3DescStorageStyle("GENRECLF_GENRE"),
+        mediafile.MP4StorageStyle("----:com.apple.iTunes:GENRECLF_GENRE"),
+        mediafile.StorageStyle("GENRECLF_GENRE"),
+        mediafile.ASFStorageStyle("genreclf/genre"),
+    ),
+    CONFIDENCE_FIELD: mediafile.MediaField(
+        mediafile.MP3DescStorageStyle("GENRECLF_CONFIDENCE"),
+        mediafile.MP4StorageStyle("----:com.apple.iTunes:GENRECLF_CONFIDENCE"),
+        mediafile.StorageStyle("GENRECLF_CONFIDENCE"),
+        mediafile.ASFStorageStyle("genreclf/confidence"),
+        out_type=float,
+    ),
+}
+
+
+class GenreClfPlugin(BeetsPlugin):
+    item_types = {
+        GENRE_FIELD: types.STRING,
+        CONFIDENCE_FIELD: types.NullFloat(2),
+        TOP_FIELD: types.STRING,
+        MODEL_FIELD: types.STRING,
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config.add(
+            {
+                "auto": True,
+                "mode": "fill",
+                "min_confidence": "auto",
+                "map": {},
+                "model": "",
+                "jobs": 0,
+                "windows": 3,
+                "window_seconds": 30.0,
+                "custom_tags": False,
+            }
+        )
+        self._tag_fields = ["genres"]  # what we write into files
+        if self.config["custom_tags"].get(bool):
+            self._tag_fields += CUSTOM_TAGS
+            for name, descriptor in CUSTOM_TAGS.items():
+                if name not in mediafile.MediaFile.fields():  # plugin reloaded
+                    self.add_media_field(name, descriptor)
+        if self.config["auto"].get(bool):
+            self.import_stages = [self.imported]
+            self.register_listener("import_task_files", self.write_imported)
+        self._unwritten: set[int] = set()  # imported items tagged, not yet written
+
+    # Configuration.
+
+    @cached_property
+    def model(self) -> GenreModel:
+        from .model import DEFAULT_MODEL_PATH, GenreModel, ModelError
+
+        configured = self.config["model"].get()
+        path = self.config["model"].as_filename() if configured else DEFAULT_MODEL_PATH
+        try:
+            return GenreModel(path)
+        except ModelError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
+
+    @cached_property
+    def policy(self) -> GenrePolicy:
+        mode = self.config["mode"].as_str()
+        if mode not in MODES:
+            raise ui.UserError(
+                f"genreclf: unknown mode '{mode}'; choose one of {', '.join(MODES)}"
+            )
+        return GenrePolicy(mode, self._min_confidence(), self._label_map())
+
+    def _min_confidence(self) -> float | None:
+        """None means 'the model's recommendation' (resolved with the model)."""
+        value = self.config["min_confidence"].get()
+        if value == "auto":
+            return None
+        try:
+            threshold = float(value)
+        except (TypeError, ValueError):
+            threshold = -1.0
+        if not 0.0 <= threshold <= 1.0:
+            raise ui.UserError(
+                f"genreclf: min_confidence must be 'auto' or a number from 0 to 1, "
+                f"not {value!r}"
+            )
+        return threshold
+
+    def _label_map(self) -> dict[str, list[str]]:
+        mapping = {}
+        for label, genres in (self.config["map"].get(dict) or {}).items():
+            mapping[label] = [genres] if isinstance(genres, str) else list(genres)
+        return mapping
+
+    def _effective_policy(self) -> GenrePolicy:
+        if self.policy.min_confidence is not None:
+            return self.policy
+        return GenrePolicy(self.policy.mode, self.model.min_confidence, self.policy.label_map)
+
+    @cached_property
+    def analyzer(self) -> Analyzer:
+        from .analysis import Analyzer
+        from .audio import WindowPolicy
+
+        windows = WindowPolicy(
+            window_seconds=self.config["window_seconds"].as_number(),
+            max_windows=self.config["windows"].get(int),
+        )
+        jobs = self.config["jobs"].get(int) or os.cpu_count() or 1
+        return Analyzer(self.model, windows, jobs)
+
+    # The command.
+
+    def commands(self) -> list[ui.Subcommand]:
+        command = ui.Subcommand(
+            "genreclf", help="classify the genre of items by listening to them"
+        )
+        parser = command.parser
+        parser.add_option(
+            "-f", "--force", action="store_true", default=False,
+            help="re-analyse items already analysed by the current model",
+        )
+        parser.add_option(
+            "-p", "--pretend", action="store_true", default=False,
+            help="show what would change; store and write nothing",
+        )
+        parser.add_option(
+            "-w", "--write", dest="write", action="store_true", default=None,
+            help="write the genre into the files' tags (default: import.write)",
+        )
+        parser.add_option(
+            "-W", "--nowrite", dest="write", action="store_false",
+            help="do not write tags, only update the database",
+        )
+        parser.add_option(
+            "-j", "--jobs", type="int", default=None,
+            help="worker processes (default: config genreclf.jobs, 0 = all cores)",
+        )
+        command.func = self.run_command
+        return [command]
+
+    def run_command(self, lib: Library, opts, args: list[str]) -> None:
+        if opts.jobs is not None:
+            self.config["jobs"] = opts.jobs
+        items = lib.items(args)
+        summary = self.tag_items(
+            items,
+            total=len(items),
+            write=ui.should_write(opts.write),
+            force=opts.force,
+            pretend=opts.pretend,
+            progress=True,
+        )
+        for line in summary.lines():
+            self._log.info("{}", line)
+        if summary.failures:
+            raise ui.UserError(f"genreclf: {summary.failures} file(s) could not be analysed")
+
+    # The import stage: store now; tags are written once files are in place.
+
+    def imported(self, session: ImportSession, task: ImportTask) -> None:
+        items = task.imported_items()
+        self.tag_items(items, total=len(items), write=False, force=False, pretend=False)
+        self._unwritten.update(item.id for item in items if item.get(MODEL_FIELD))
+
+    def write_imported(self, session: ImportSession, task: ImportTask) -> None:
+        """beets writes tags only for APPLY/RETAG tasks: write the others."""
+        from beets.importer import Action
+
+        beets_wrote = task.apply or task.choice_flag == Action.RETAG
+        items = [item for item in task.imported_items() if item.id in self._unwritten]
+        self._unwritten.difference_update(item.id for item in items)
+        if beets_wrote or not config["import"]["write"].get(bool):
+            return
+        for item in items:
+            self._write(item)
+            item.store()
+
+    # The one code path.
+
+    def tag_items(
+        self,
+        items: Iterable[Item],
+        total: int,
+        write: bool,
+        force: bool,
+        pretend: bool,
+        progress: bool = False,
+    ) -> RunSummary:
+        """Analyse ``items``, store their predictions and, if ``write``,
+        write their tags. Returns what happened."""
+        summary = RunSummary(total=total)
+        policy = self._effective_policy()
+        work = self._work(items, force, summary)
+        for outcome in self.analyzer.analyse(work):
+            self._apply(outcome, policy, write, pretend, summary)
+            if progress and (line := summary.progress_line()):
+                self._log.info("{}", line)
+        return summary
+
+    def _work(
+        self, items: Iterable[Item], force: bool, summary: RunSummary
+    ) -> Iterator[tuple[Item, str]]:
+        """(item, plain path) for each item that needs analysing."""
+        for item in items:
+            if not force and item.get(MODEL_FIELD) == self.model.identity:
+                summary.skipped += 1
+                continue
+            yield item, os.fsdecode(item.path)
+
+    def _apply(
+        self,
+        outcome: Outcome[Item],
+        policy: GenrePolicy,
+        write: bool,
+        pretend: bool,
+        summary: RunSummary,
+    ) -> None:
+        item = outcome.key
+        if outcome.prediction is None:
+            self._log.error("{}: {}", item.filepath, outcome.error)
+            summary.failed[outcome.error] += 1
+            return
+        fields = prediction_fields(outcome.prediction, self.model.labels, self.model.identity)
+        summary.analysed += 1
+        summary.genres[fields[GENRE_FIELD]] += 1
+        genres = policy.genres_after(
+            list(item.genres), fields[GENRE_FIELD], fields[CONFIDENCE_FIELD]
+        )
+        tags_change = genres != list(item.genres) or len(self._tag_fields) > 1
+        item.update({**fields, "genres": genres})
+        if pretend:
+            ui.show_model_changes(item)
+            return
+        if write and tags_change and not self._write(item):
+            summary.failed["tags not written"] += 1
+        item.store()
+
+    def _write(self, item: Item) -> bool:
+        """Write our tags; a failure is reported and the run goes on."""
+        try:
+            write_tags(item, self._tag_fields, id3v23=config["id3v23"].get(bool))
+            return True
+        except FileOperationError as exc:
+            self._log.error("{}: tags not written: {}", item.filepath, exc.reason)
+            return False

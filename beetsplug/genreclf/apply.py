@@ -1,0 +1,86 @@
+"""What a prediction changes on an item, and writing it into the file.
+
+Policy for beets' own ``genres`` field (config ``mode``):
+- ``fill``: set it only when the item has no genre (never overrides a
+  curated genre);
+- ``append``: add the predicted genre after the existing ones;
+- ``replace``: set it to the predicted genre;
+- ``off``: leave it alone (only the genreclf_* fields are set).
+Nothing changes ``genres`` when the confidence is below ``min_confidence``.
+``map`` translates model labels into the user's vocabulary (one label may
+become several genres).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import TrackPrediction
+
+MODES = ("fill", "append", "replace", "off")
+
+GENRE_FIELD = "genreclf_genre"
+CONFIDENCE_FIELD = "genreclf_confidence"
+TOP_FIELD = "genreclf_top"
+MODEL_FIELD = "genreclf_model"
+
+
+@dataclass(frozen=True)
+class GenrePolicy:
+    mode: str = "fill"
+    min_confidence: float = 0.5
+    label_map: dict[str, list[str]] = field(default_factory=dict)
+
+    def mapped(self, label: str) -> list[str]:
+        return self.label_map.get(label, [label])
+
+    def genres_after(self, current: list[str], label: str, confidence: float) -> list[str]:
+        """The item's ``genres`` once this prediction is applied."""
+        if self.mode == "off" or confidence < self.min_confidence:
+            return current
+        predicted = self.mapped(label)
+        if self.mode == "replace" or (self.mode == "fill" and not current):
+            return predicted
+        if self.mode == "append":
+            return current + [g for g in predicted if g not in current]
+        return current
+
+
+def prediction_fields(
+    prediction: TrackPrediction, labels: list[str], model_identity: str, top: int = 3
+) -> dict[str, Any]:
+    """The genreclf_* flexible attributes for a prediction."""
+    ranked = prediction.ranked(labels)
+    best_label, best_probability = ranked[0]
+    return {
+        GENRE_FIELD: best_label,
+        CONFIDENCE_FIELD: round(best_probability, 4),
+        TOP_FIELD: ", ".join(f"{label} {p:.2f}" for label, p in ranked[:top]),
+        MODEL_FIELD: model_identity,
+    }
+
+
+def write_tags(item, fields: list[str], id3v23: bool) -> None:
+    """Write only ``fields`` of ``item`` into its file.
+
+    beets' ``Item.write`` would rewrite every media field from the database;
+    writing just ours (through mediafile, as beets does) guarantees that any
+    other tag in the file stays exactly as it was. Raises beets'
+    ReadError/WriteError.
+    """
+    from beets.library import ReadError, WriteError
+    from beets.util import syspath
+    from mediafile import MediaFile, UnreadableFileError
+
+    try:
+        media = MediaFile(syspath(item.path), id3v23=id3v23)
+    except UnreadableFileError as exc:
+        raise ReadError(item.path, exc) from exc
+    media.update({name: item.get(name) for name in fields})
+    try:
+        media.save()
+    except UnreadableFileError as exc:
+        raise WriteError(item.path, exc) from exc
+    item.mtime = item.current_mtime()

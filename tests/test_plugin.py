@@ -1,0 +1,293 @@
+"""The plugin end to end: a real beets library, real audio, the shipped model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+import beets.plugins
+import mutagen
+import pytest
+from beets import ui
+from beets.library import Item
+from beets.test.helper import PluginTestHelper
+from mediafile import MediaFile
+
+from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+
+MODEL = GenreModel(DEFAULT_MODEL_PATH)
+
+
+class GenreClfTestBase(PluginTestHelper):
+    plugin: ClassVar[str] = "genreclf"
+    preload_plugin: ClassVar[bool] = False
+
+    @pytest.fixture(autouse=True)
+    def _music(self, music: Path) -> None:
+        self.music = music
+
+    def setup_plugin(self, **settings) -> beets.plugins.BeetsPlugin:
+        self.config["genreclf"].set({"jobs": 2, "min_confidence": 0.0, **settings})
+        self.load_plugins()
+        return beets.plugins.find_plugins()[0]
+
+    def add_tracks(self, *names: str, **values) -> list[Item]:
+        items = []
+        for name in names:
+            item = Item.from_path(self.music / name)
+            item.update(values)
+            self.lib.add(item)
+            items.append(item)
+        return items
+
+    def reloaded(self, item: Item) -> Item:
+        return self.lib.get_item(item.id)
+
+
+class TestCommand(GenreClfTestBase):
+    def test_tags_every_format_and_writes_files(self):
+        self.setup_plugin()
+        self.config["import"]["write"] = True
+        names = sorted(p.name for p in self.music.iterdir())
+        items = self.add_tracks(*names)
+
+        self.run_command("genreclf")
+
+        for item in map(self.reloaded, items):
+            assert item.genreclf_genre in MODEL.labels
+            assert 0.0 < item.genreclf_confidence <= 1.0
+            assert item.genreclf_model == MODEL.identity
+            assert item.genreclf_top.startswith(f"{item.genreclf_genre} ")
+            assert item.genres == [item.genreclf_genre]
+            assert file_genres(item.path) == [item.genreclf_genre], item.path
+
+    def test_pretend_stores_and_writes_nothing(self, capsys):
+        self.setup_plugin()
+        [item] = self.add_tracks("chords.mp3")
+
+        self.run_command("genreclf", "--pretend", "--write")
+
+        assert "genreclf_genre" in capsys.readouterr().out
+        assert "genreclf_genre" not in self.reloaded(item)
+        assert self.reloaded(item).genres == []
+        assert file_genres(item.path) == []
+
+    def test_skips_analysed_items_unless_forced(self):
+        self.setup_plugin()
+        [item] = self.add_tracks("beats.flac")
+        self.run_command("genreclf", "-W")
+        item = self.reloaded(item)
+        item.genreclf_confidence = 0.0123  # a marker a re-analysis would overwrite
+        item.store()
+
+        self.run_command("genreclf", "-W")
+        assert self.reloaded(item).genreclf_confidence == 0.0123
+
+        self.run_command("genreclf", "-W", "--force")
+        assert self.reloaded(item).genreclf_confidence != 0.0123
+
+    def test_a_changed_model_means_reanalysis_without_force(self):
+        self.setup_plugin()
+        [item] = self.add_tracks("beats.flac", genreclf_model="older-1@00000000")
+
+        self.run_command("genreclf", "-W")
+
+        assert self.reloaded(item).genreclf_model == MODEL.identity
+
+    @pytest.mark.parametrize(
+        "option, import_write, expect_written",
+        [("-w", False, True), ("-W", True, False), (None, True, True), (None, False, False)],
+    )
+    def test_write_options(self, option, import_write, expect_written):
+        self.setup_plugin()
+        self.config["import"]["write"] = import_write
+        [item] = self.add_tracks("noise.ogg")
+
+        self.run_command("genreclf", *([option] if option else []))
+
+        item = self.reloaded(item)
+        assert item.genres == [item.genreclf_genre]  # the database always
+        assert file_genres(item.path) == (item.genres if expect_written else [])
+
+    def test_query_selects_items(self):
+        self.setup_plugin()
+        [chosen] = self.add_tracks("chords.wav", title="Chosen One")
+        [other] = self.add_tracks("beats.flac", title="Another")
+
+        self.run_command("genreclf", "-W", "title:chosen")
+
+        assert "genreclf_genre" in self.reloaded(chosen)
+        assert "genreclf_genre" not in self.reloaded(other)
+
+    def test_jobs_option_gives_the_same_result(self):
+        self.setup_plugin()
+        items = self.add_tracks("chords.mp3", "beats.flac", "noise.ogg")
+        self.run_command("genreclf", "-W", "-j", "1")
+        first = [self.reloaded(i).genreclf_top for i in items]
+
+        self.run_command("genreclf", "-W", "-j", "2", "--force")
+
+        assert [self.reloaded(i).genreclf_top for i in items] == first
+
+
+class TestGenrePolicy(GenreClfTestBase):
+    @pytest.mark.parametrize(
+        "mode, existing, expected",
+        [
+            ("fill", [], ["{predicted}"]),
+            ("fill", ["Shoegaze"], ["Shoegaze"]),
+            ("append", ["Shoegaze"], ["Shoegaze", "{predicted}"]),
+            ("replace", ["Shoegaze"], ["{predicted}"]),
+            ("off", ["Shoegaze"], ["Shoegaze"]),
+            ("off", [], []),
+        ],
+    )
+    def test_modes(self, mode, existing, expected):
+        self.setup_plugin(mode=mode)
+        tag_file(self.music / "chords.flac", genres=existing)
+        [item] = self.add_tracks("chords.flac")
+
+        self.run_command("genreclf", "-w")
+
+        item = self.reloaded(item)
+        expected = [g.format(predicted=item.genreclf_genre) for g in expected]
+        assert item.genres == expected
+        assert file_genres(item.path) == expected
+
+    def test_below_min_confidence_only_our_fields_change(self):
+        self.setup_plugin(mode="replace", min_confidence=1.0)
+        [item] = self.add_tracks("chords.flac", genres=["Shoegaze"])
+
+        self.run_command("genreclf", "-w")
+
+        item = self.reloaded(item)
+        assert item.genres == ["Shoegaze"]
+        assert item.genreclf_genre in MODEL.labels
+
+    def test_auto_min_confidence_is_the_models(self):
+        plugin = self.setup_plugin(min_confidence="auto")
+        assert plugin._effective_policy().min_confidence == MODEL.min_confidence
+
+    def test_map_translates_into_the_users_vocabulary(self):
+        mapping = {label: [f"My {label}", "Mapped"] for label in MODEL.labels}
+        self.setup_plugin(mode="append", map=mapping)
+        tag_file(self.music / "beats.mp3", genres=["Mapped"])
+        [item] = self.add_tracks("beats.mp3")
+
+        self.run_command("genreclf", "-w")
+
+        item = self.reloaded(item)
+        assert item.genreclf_genre in MODEL.labels  # our field keeps the model's label
+        assert item.genres == ["Mapped", f"My {item.genreclf_genre}"]
+        assert file_genres(item.path) == item.genres
+
+    def test_unknown_mode_is_a_clear_error(self):
+        self.setup_plugin(mode="sometimes")
+        with pytest.raises(ui.UserError, match="fill, append, replace, off"):
+            self.run_command("genreclf")
+
+    def test_bad_min_confidence_is_a_clear_error(self):
+        self.setup_plugin(min_confidence="high")
+        with pytest.raises(ui.UserError, match="min_confidence"):
+            self.run_command("genreclf")
+
+
+class TestQueries(GenreClfTestBase):
+    def test_typed_fields_query_and_sort(self):
+        self.setup_plugin()
+        analysed = self.add_tracks("chords.wav", "beats.flac", "noise.ogg")
+        [unanalysed] = self.add_tracks("chords.mp3")
+        self.run_command("genreclf", "-W", "^path:" + str(unanalysed.path, "utf-8"))
+
+        in_range = list(self.lib.items("genreclf_confidence:0.0..1.0"))
+        assert {i.id for i in in_range} == {i.id for i in analysed}
+        assert unanalysed.id not in {i.id for i in self.lib.items("genreclf_confidence:..1")}
+
+        ordered = [i.genreclf_confidence for i in self.lib.items("genreclf_confidence:0.. genreclf_confidence-")]
+        assert ordered == sorted(ordered, reverse=True)
+
+        label = self.reloaded(analysed[0]).genreclf_genre
+        assert analysed[0].id in {i.id for i in self.lib.items(f"genreclf_genre:{label}")}
+
+    def test_fields_in_templates(self):
+        self.setup_plugin()
+        [item] = self.add_tracks("beats.wav")
+        self.run_command("genreclf", "-W")
+        item = self.reloaded(item)
+
+        formatted = item.evaluate_template("$genreclf_genre $genreclf_confidence")
+
+        assert formatted == f"{item.genreclf_genre} {item.genreclf_confidence:.2f}"
+
+
+class TestBadInput(GenreClfTestBase):
+    def test_a_corrupt_file_mid_batch_is_reported_and_the_rest_tagged(self, caplog):
+        self.setup_plugin()
+        good_before = self.add_tracks("chords.wav")
+        corrupt = self.music / "broken.mp3"
+        shutil.copy(self.music / "beats.mp3", corrupt)
+        [bad] = self.add_tracks("broken.mp3", genres=["Curated"])
+        corrupt.write_bytes(b"this is not audio at all" * 100)
+        good_after = self.add_tracks("noise.flac", "beats.flac")
+
+        with pytest.raises(ui.UserError, match="1 file"):
+            self.run_command("genreclf", "-w")
+
+        for item in good_before + good_after:
+            assert self.reloaded(item).genreclf_model == MODEL.identity
+        assert "genreclf_genre" not in self.reloaded(bad)
+        assert self.reloaded(bad).genres == ["Curated"]
+        assert corrupt.read_bytes() == b"this is not audio at all" * 100
+        errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+        assert any(str(corrupt) in e and "not a readable audio file" in e for e in errors)
+
+    def test_missing_model_is_one_clear_error(self, tmp_path):
+        missing = tmp_path / "nowhere.onnx"
+        self.setup_plugin(model=str(missing))
+        self.add_tracks("chords.wav")
+
+        with pytest.raises(ui.UserError, match=f"{missing}: model file not found"):
+            self.run_command("genreclf")
+
+    def test_corrupt_model_is_one_clear_error(self, tmp_path):
+        corrupt = tmp_path / "corrupt.onnx"
+        corrupt.write_bytes(DEFAULT_MODEL_PATH.read_bytes()[:1000])
+        self.setup_plugin(model=str(corrupt))
+        self.add_tracks("chords.wav")
+
+        with pytest.raises(ui.UserError, match=f"{corrupt}: not a loadable ONNX model"):
+            self.run_command("genreclf")
+
+
+class TestTagsPreserved(GenreClfTestBase):
+    @pytest.mark.parametrize("name", ["chords.mp3", "beats.flac", "noise.ogg", "beats.m4a"])
+    def test_only_the_genre_tag_changes(self, name):
+        self.setup_plugin(mode="replace")
+        path = self.music / name
+        tag_file(path, title="Tïtle", artist="Ärtist", album="Album", year=1999,
+                 track=3, comments="keep me", genres=["Old"])
+        before = _tag_dump(path)
+        [item] = self.add_tracks(name)
+
+        self.run_command("genreclf", "-w")
+
+        after = _tag_dump(path)
+        changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+        assert changed and all("genre" in key.lower() or key in {"TCON", "\xa9gen"} for key in changed)
+        assert file_genres(path) == [self.reloaded(item).genreclf_genre]
+
+
+def tag_file(path: Path, **tags) -> None:
+    media = MediaFile(path)
+    media.update(tags)
+    media.save()
+
+
+def file_genres(path) -> list[str]:
+    return MediaFile(path).genres or []
+
+
+def _tag_dump(path: Path) -> dict[str, str]:
+    tags = mutagen.File(path).tags
+    return {str(key): repr(value) for key, value in tags.items()}
