@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import ClassVar
@@ -11,7 +12,7 @@ import mutagen
 import pytest
 from beets import ui
 from beets.library import Item
-from beets.test.helper import PluginTestHelper
+from beets.test.helper import ImporterMixin, PluginTestHelper
 from mediafile import MediaFile
 
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
@@ -291,3 +292,39 @@ def file_genres(path) -> list[str]:
 def _tag_dump(path: Path) -> dict[str, str]:
     tags = mutagen.File(path).tags
     return {str(key): repr(value) for key, value in tags.items()}
+
+
+class TestImport(GenreClfTestBase, ImporterMixin):
+    def import_tracks(self, *names: str, **import_config) -> list[Item]:
+        album = self.import_path / "album"
+        album.mkdir()
+        for name in names:
+            shutil.copy(self.music / name, album / name)
+        self.setup_importer(autotag=False, duplicate_action="keep", **import_config).run()
+        return list(self.lib.items())
+
+    def test_as_is_import_tags_and_writes_the_library_files(self):
+        self.setup_plugin()
+        items = self.import_tracks("chords.mp3", "beats.flac", "noise.m4a", write=True)
+
+        assert len(items) == 3
+        for item in items:
+            assert item.genreclf_model == MODEL.identity
+            assert item.genres == [item.genreclf_genre]
+            assert self.lib_path in Path(os.fsdecode(item.path)).parents  # copied
+            assert file_genres(item.path) == item.genres
+        assert file_genres(self.import_path / "album" / "chords.mp3") == []  # source untouched
+
+    def test_import_without_write_stores_only(self):
+        self.setup_plugin()
+        [item] = self.import_tracks("beats.flac", write=False)
+
+        assert item.genres == [item.genreclf_genre]
+        assert file_genres(item.path) == []
+
+    def test_auto_off_leaves_imports_alone(self):
+        self.setup_plugin(auto=False)
+        [item] = self.import_tracks("beats.flac", write=True)
+
+        assert "genreclf_genre" not in item
+        assert file_genres(item.path) == []
