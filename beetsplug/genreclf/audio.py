@@ -2,7 +2,7 @@
 
 Window policy: a track is analysed in up to ``max_windows`` windows of
 ``window_seconds`` spread evenly over its length, away from intro and outro
-(for a 4-minute track and 3 windows of 30 s: starting at 0:37, 1:45, 2:52).
+(for a 4-minute track and 3 windows of 30 s: starting at 0:52, 1:45, 2:37).
 A track shorter than all windows together is decoded whole.
 
 soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 with
