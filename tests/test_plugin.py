@@ -121,6 +121,29 @@ class TestCommand(GenreClfTestBase):
         assert "genreclf_genre" in self.reloaded(chosen)
         assert "genreclf_genre" not in self.reloaded(other)
 
+    def test_summary_counts_analysed_skipped_and_genres(self, caplog):
+        self.setup_plugin()
+        self.add_tracks("chords.mp3", "beats.flac")
+        self.run_command("genreclf", "-W", "title:nothing-matches-this")
+        self.run_command("genreclf", "-W", "path::chords")
+        caplog.clear()
+
+        self.run_command("genreclf", "-W")
+
+        messages = [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
+        assert any(m.startswith("analysed 1, skipped 1 (already analysed), failed 0") for m in messages)
+        assert any(m.startswith("genres: ") for m in messages)
+
+    def test_custom_tags_carry_label_and_confidence(self):
+        self.setup_plugin(custom_tags=True)
+        [item] = self.add_tracks("beats.mp3")
+
+        self.run_command("genreclf", "-w")
+
+        item, media = self.reloaded(item), MediaFile(item.path)
+        assert media.genreclf_genre == item.genreclf_genre
+        assert media.genreclf_confidence == pytest.approx(item.genreclf_confidence)
+
     def test_jobs_option_gives_the_same_result(self):
         self.setup_plugin()
         items = self.add_tracks("chords.mp3", "beats.flac", "noise.ogg")

@@ -46,10 +46,10 @@ CUSTOM_TAGS = {
         mediafile.ASFStorageStyle("genreclf/genre"),
     ),
     CONFIDENCE_FIELD: mediafile.MediaField(
-        mediafile.MP3DescStorageStyle("GENRECLF_CONFIDENCE"),
-        mediafile.MP4StorageStyle("----:com.apple.iTunes:GENRECLF_CONFIDENCE"),
-        mediafile.StorageStyle("GENRECLF_CONFIDENCE"),
-        mediafile.ASFStorageStyle("genreclf/confidence"),
+        mediafile.MP3DescStorageStyle("GENRECLF_CONFIDENCE", float_places=4),
+        mediafile.MP4StorageStyle("----:com.apple.iTunes:GENRECLF_CONFIDENCE", float_places=4),
+        mediafile.StorageStyle("GENRECLF_CONFIDENCE", float_places=4),
+        mediafile.ASFStorageStyle("genreclf/confidence", float_places=4),
         out_type=float,
     ),
 }
