@@ -111,11 +111,10 @@ class GenreClfPlugin(BeetsPlugin):
             )
         return GenrePolicy(mode, self._min_confidence(), self._label_map())
 
-    def _min_confidence(self) -> float | None:
-        """None means 'the model's recommendation' (resolved with the model)."""
+    def _min_confidence(self) -> float:
         value = self.config["min_confidence"].get()
         if value == "auto":
-            return None
+            return self.model.min_confidence
         try:
             threshold = float(value)
         except (TypeError, ValueError):
@@ -132,11 +131,6 @@ class GenreClfPlugin(BeetsPlugin):
         for label, genres in (self.config["map"].get(dict) or {}).items():
             mapping[label] = [genres] if isinstance(genres, str) else list(genres)
         return mapping
-
-    def _effective_policy(self) -> GenrePolicy:
-        if self.policy.min_confidence is not None:
-            return self.policy
-        return GenrePolicy(self.policy.mode, self.model.min_confidence, self.policy.label_map)
 
     @cached_property
     def analyzer(self) -> Analyzer:
@@ -231,7 +225,7 @@ class GenreClfPlugin(BeetsPlugin):
         """Analyse ``items``, store their predictions and, if ``write``,
         write their tags. Returns what happened."""
         summary = RunSummary(total=total)
-        policy = self._effective_policy()
+        policy = self.policy  # a configuration error stops us before any work
         work = self._work(items, force, summary)
         for outcome in self.analyzer.analyse(work):
             self._apply(outcome, policy, write, pretend, summary)
