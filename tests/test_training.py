@@ -53,7 +53,7 @@ def dataset(tmp_path_factory) -> Path:
 TINY = Recipe(
     n_augmented=1,
     lstm=LSTMParams(hidden_size=8, num_layers=1, embedding_size=8, dropout=0.1),
-    train=TrainParams(batch_size=8, steps_per_epoch=3, max_epochs=3, patience=1),
+    train=TrainParams(batch_size=8, steps_per_epoch=3, max_epochs=3),
 )
 
 

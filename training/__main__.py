@@ -73,7 +73,7 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
                 **({"test": {k: evaluation[config][kind]["folds"][test_fold][k] for k in ("accuracy", "macro_f1")}}
                    if test_fold else {}),
             }
-            for kind in card.MODEL_NAMES
+            for kind in evaluation[config]
         }
         for config in result["configs"]
     }
@@ -98,8 +98,8 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
         "skipped": [f"{c.path.name}: {reason}" for c, reason in failures],
         "chosen": result["chosen"],
         "calibration": result["calibration"],
-        "stopping_epochs": result["stopping_epochs"],
-        "final_epochs": result["final_epochs"],
+        "epochs": result["epochs"],
+        "validation_curves": result["curves"],
         "evaluation": evaluation,
         "out_of_gtzan": result["out_of_gtzan"],
         "wall_time_s": {"extract": round(extracted - started), "total": round(wall)},
@@ -162,16 +162,17 @@ def card_values(args, recipe, command, result, counts, failures, folds, test_fol
         "steps": recipe.train.steps_per_epoch,
         "lstm_detail": f"{lstm.num_layers} layers × {lstm.hidden_size} units, embedding {lstm.embedding_size}",
         "dropout": lstm.dropout,
-        "patience": recipe.train.patience,
         "max_epochs": recipe.train.max_epochs,
-        "inner_splits": "; ".join(f"'{h}' held out: train '{t}', validate '{v}'" for h, (t, v) in result["inner_splits"].items()),
-        "stopping_epochs": ", ".join(f"{k} {v}" for k, v in result["stopping_epochs"].items()),
+        "stopping_epochs": ", ".join(f"{k} {v}" for k, v in result["epochs"].items()),
         "shipped_extra": " and the extra tracks" if chosen == "gtzan+extra" else "",
-        "final_epochs": result["final_epochs"][chosen],
+        "final_epochs": result["epochs"][f"{chosen}-lstm-final"],
         "fold_note": fold_note,
         "results_table": card.results_table(evaluation, result["configs"], test_fold),
         "folds_table": card.folds_table(evaluation, result["configs"]),
         "extra_decision": card.extra_decision(evaluation, result["configs"], chosen),
+        "verdict": card.baseline_verdict(
+            evaluation, chosen, sum(p.numel() for p in result["network"].parameters())
+        ),
         "chosen_title": chosen,
         "per_class_table": card.per_class_table(chosen_metrics["pooled"]),
         "confusion_cv": card.confusion_text(chosen_metrics["pooled"]["confusion"], labels),

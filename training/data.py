@@ -79,12 +79,3 @@ def assign_folds(clips: list[Clip], split_lists: dict[str, str], seed: int) -> F
     for index, (_, held_out) in enumerate(splitter.split(np.zeros(len(clips)), labels)):
         of_clip.update({clips[i].clip_id: f"fold{index + 1}" for i in held_out})
     return Folds(of_clip, artist_disjoint=False)
-
-
-def inner_split(pool: list[str], sizes: dict[str, int]) -> tuple[str, str]:
-    """(train, validation) fold names for early stopping inside a training
-    pool of two folds: train on the larger, validate on the smaller. For
-    GTZAN's lists this gives the published train/valid/test protocol when
-    'test' is held out."""
-    larger, smaller = sorted(pool, key=lambda name: (-sizes[name], name))
-    return larger, smaller

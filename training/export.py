@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,20 +37,22 @@ def export_onnx(
     buffer = io.BytesIO()
     # The TorchScript exporter keeps the ONNX LSTM's time axis dynamic (the
     # dynamo one fixes it); check_parity below proves batch and time vary.
-    torch.onnx.export(
-        graph,
-        (example,),
-        buffer,
-        dynamo=False,
-        input_names=["mfcc"],
-        output_names=["probabilities", "embedding"],
-        dynamic_axes={
-            "mfcc": {0: "batch", 1: "time"},
-            "probabilities": {0: "batch"},
-            "embedding": {0: "batch"},
-        },
-        opset_version=17,
-    )
+    with warnings.catch_warnings():  # tracer notes on LSTM shapes: check_parity covers them
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            graph,
+            (example,),
+            buffer,
+            dynamo=False,
+            input_names=["mfcc"],
+            output_names=["probabilities", "embedding"],
+            dynamic_axes={
+                "mfcc": {0: "batch", 1: "time"},
+                "probabilities": {0: "batch"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+        )
     model = onnx.load_from_string(buffer.getvalue())
     metadata = {
         "format": METADATA_FORMAT,

@@ -3,14 +3,13 @@
 An epoch is a fixed number of batches. Each batch example picks a genre
 uniformly (so classical's 91 clips do not drown the 10-clip genres), then a
 clip of that genre, one of its versions (clean or augmented) and a random
-``segment_frames`` crop (looped if the clip is shorter). With validation data, training stops when the
-class-balanced validation loss has not improved for ``patience`` epochs and
-the best epoch's weights are kept; without, it runs a given epoch count.
+``segment_frames`` crop (looped if the clip is shorter). Early stopping is
+done by choosing the epoch count from validation curves of separate runs
+(``stopping_epoch``), then training for that many epochs.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,8 +23,7 @@ from beetsplug.genreclf.features import FeatureParams, split_segments
 class TrainParams:
     batch_size: int = 64
     steps_per_epoch: int = 40
-    max_epochs: int = 40
-    patience: int = 8
+    max_epochs: int = 30
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -85,10 +83,19 @@ def segment_probabilities(network: nn.Module, segments: np.ndarray) -> np.ndarra
         return torch.softmax(network(torch.from_numpy(segments)), dim=-1).numpy()
 
 
-def balanced_log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over classes of the mean track negative log-likelihood."""
-    nll = -np.log(np.clip(probabilities[np.arange(len(labels)), labels], 1e-7, None))
-    return float(np.mean([nll[labels == c].mean() for c in np.unique(labels)]))
+def balanced_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over the classes present in ``labels`` of their track recall."""
+    correct = probabilities.argmax(axis=1) == labels
+    return float(np.mean([correct[labels == c].mean() for c in np.unique(labels)]))
+
+
+def stopping_epoch(curves: list[list[float]], window: int = 3) -> int:
+    """The epoch (1-based) of the best validation score averaged over
+    ``curves`` and smoothed by a ``window``-epoch moving average; the
+    earliest of equals. Averaging and smoothing tame tiny validation sets."""
+    mean = np.mean(curves, axis=0)
+    smoothed = np.convolve(np.pad(mean, window // 2, mode="edge"), np.ones(window) / window, mode="valid")
+    return int(np.argmax(smoothed)) + 1
 
 
 def train(
@@ -97,12 +104,12 @@ def train(
     params: FeatureParams,
     recipe: TrainParams,
     seed: int,
-    epochs: int | None = None,
+    epochs: int,
     validation: tuple[list[np.ndarray], np.ndarray] | None = None,
-) -> tuple[int, list[float]]:
-    """Train ``network`` in place for ``epochs``, or with early stopping on
-    ``validation`` (per-clip segment arrays, labels). Returns the epoch count
-    whose weights are kept and the validation loss per epoch."""
+) -> list[float]:
+    """Train ``network`` in place for ``epochs``; with ``validation``
+    (per-clip segment arrays, labels) return its balanced track accuracy
+    after each epoch."""
     make_deterministic(seed)
     rng = np.random.default_rng(seed)
     network.set_normalisation(*normalisation(examples))
@@ -110,25 +117,16 @@ def train(
         network.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
     )
     loss_function = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    best_epoch, best_loss, best_state, history = 0, np.inf, None, []
-    for epoch in range(1, (epochs or recipe.max_epochs) + 1):
+    curve = []
+    for _ in range(epochs):
         network.train()
         for _ in range(recipe.steps_per_epoch):
             batch, targets = sample_batch(examples, params.segment_frames, recipe.batch_size, rng)
             optimiser.zero_grad()
             loss_function(network(batch), targets).backward()
             optimiser.step()
-        if validation is None:
-            best_epoch = epoch
-            continue
-        segments, labels = validation
-        tracks = np.stack([segment_probabilities(network, s).mean(axis=0) for s in segments])
-        history.append(balanced_log_loss(tracks, labels))
-        if history[-1] < best_loss:
-            best_epoch, best_loss = epoch, history[-1]
-            best_state = copy.deepcopy(network.state_dict())
-        elif epoch - best_epoch >= recipe.patience:
-            break
-    if best_state is not None:
-        network.load_state_dict(best_state)
-    return best_epoch, history
+        if validation is not None:
+            segments, labels = validation
+            tracks = np.stack([segment_probabilities(network, s).mean(axis=0) for s in segments])
+            curve.append(balanced_accuracy(tracks, labels))
+    return curve
