@@ -89,7 +89,7 @@ def extra_decision(evaluation: dict, configs: list[str], chosen: str) -> str:
     )
 
 
-def baseline_verdict(evaluation: dict, config: str, parameters: int) -> str:
+def baseline_verdict(evaluation: dict, config: str, parameters: int, statistics: int) -> str:
     """Whether the shipped recipe's LSTM beats the MFCC-statistics baseline."""
     lstm, logreg = (evaluation[config][kind]["pooled"] for kind in ("lstm", "logreg"))
     beats = lstm["macro_f1"] > logreg["macro_f1"]
@@ -105,9 +105,9 @@ def baseline_verdict(evaluation: dict, config: str, parameters: int) -> str:
         f" Why: each genre here is a handful of clips from a few artists, and the lists split them so "
         f"that some genres are absent from a fold's training side. The LSTM ({parameters:,} weights) "
         f"learns the training artists' sound from 3 s crops and has little to generalise from; a "
-        f"linear model on 40 clip-level timbre statistics has far less to overfit. The LSTM ships because the plugin needs its "
-        f"segment embedding and sequence input; with the full GTZAN (100 clips per genre) it has "
-        f"more to learn from."
+        f"linear model on {statistics} clip-level timbre statistics has far less to overfit. The "
+        f"LSTM ships because the plugin needs its segment embedding and sequence input; with the "
+        f"full GTZAN (100 clips per genre) it has more to learn from."
     )
 
 
@@ -126,7 +126,7 @@ def out_of_gtzan_section(metrics: dict | None, labels: list[str]) -> str:
 
 
 def calibration_section(calibration: dict, tracks: int) -> str:
-    outcome = "reached" if calibration["reached"] else "was not reached; the threshold of highest precision is used"
+    outcome = "was reached" if calibration["reached"] else "was not reached; the threshold of highest precision is used"
     return (
         f"`min_confidence` = **{calibration['min_confidence']}**: the lowest top-1 probability at which the "
         f"shipped recipe's out-of-fold cross-validation predictions ({tracks} GTZAN tracks, each predicted by "
