@@ -45,7 +45,9 @@ def dataset(tmp_path_factory) -> Path:
         (root / label).mkdir()
         for index in range(4):
             suffix = ".flac" if index % 2 else ".wav"
-            soundfile.write(root / label / f"{label}.{index:05d}{suffix}", synthetic_clip(label, index), RATE)
+            soundfile.write(
+                root / label / f"{label}.{index:05d}{suffix}", synthetic_clip(label, index), RATE
+            )
     (root / "hum" / "broken.wav").write_bytes(b"RIFF\x00\x00not audio at all")
     return root
 
@@ -60,10 +62,22 @@ TINY = Recipe(
 def train_tiny(dataset: Path, tmp_path: Path, name: str, capsys=None) -> tuple[dict, Path]:
     out = tmp_path / name
     args = parse_args(
-        ["--data", str(dataset), "--out", str(out), "--cache", str(tmp_path / "cache"),
-         "--runs", str(out / "runs"), "--jobs", "1"]
+        [
+            "--data",
+            str(dataset),
+            "--out",
+            str(out),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--runs",
+            str(out / "runs"),
+            "--jobs",
+            "1",
+        ]
     )
-    return run(args, replace(TINY, seed=args.seed), "python -m training (test)", time.monotonic()), out
+    return run(
+        args, replace(TINY, seed=args.seed), "python -m training (test)", time.monotonic()
+    ), out
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +95,9 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     assert model.metadata["training_data"]["clips_per_genre"]["extra"] == {}
     assert model.metadata["training_data"]["artist_disjoint_folds"] is False
     assert set(model.metadata["metrics"]["gtzan"]) == {"lstm", "cnn", "logreg"}
-    segments = np.random.default_rng(0).standard_normal((2, 130, model.params.n_mfcc)).astype(np.float32)
+    segments = (
+        np.random.default_rng(0).standard_normal((2, 130, model.params.n_mfcc)).astype(np.float32)
+    )
     [prediction] = model.predict_tracks([segments])
     assert prediction.probabilities.shape == (3,)
     card = (out / "README.md").read_text()
@@ -107,10 +123,12 @@ def test_same_seed_gives_the_same_metrics(dataset, trained):
 
 @pytest.mark.parametrize("hidden, layers", [(8, 1), (16, 2)])
 def test_onnx_parity_at_several_lengths(tmp_path, hidden, layers):
-    from training.export import export_onnx
     from beetsplug.genreclf.features import FeatureParams
+    from training.export import export_onnx
 
     network = GenreLSTM(20, 3, hidden_size=hidden, num_layers=layers, embedding_size=8)
     path = tmp_path / "model.onnx"
-    export_onnx(network, list(LABELS), FeatureParams(), path, name="t", version="0", min_confidence=0.5)
+    export_onnx(
+        network, list(LABELS), FeatureParams(), path, name="t", version="0", min_confidence=0.5
+    )
     assert check_parity(network, path) <= 1e-4

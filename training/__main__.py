@@ -10,7 +10,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 from training import card
 from training.data import assign_folds, find_clips, read_split_lists
 from training.export import export_onnx
@@ -22,15 +21,30 @@ HERE = Path(__file__).parent
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="labelled audio: <label>/<files> (or GTZAN's genres/)")
-    parser.add_argument("--extra", type=Path, help="more labelled audio, only ever used for training")
-    parser.add_argument("--splits", type=Path, default=HERE / "splits", help="artist-disjoint split lists (*.txt)")
-    parser.add_argument("--out", type=Path, default=Path("models"), help="where the model and card go")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="labelled audio: <label>/<files> (or GTZAN's genres/)",
+    )
+    parser.add_argument(
+        "--extra", type=Path, help="more labelled audio, only ever used for training"
+    )
+    parser.add_argument(
+        "--splits", type=Path, default=HERE / "splits", help="artist-disjoint split lists (*.txt)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("models"), help="where the model and card go"
+    )
     parser.add_argument("--cache", type=Path, default=HERE / "cache", help="feature cache")
-    parser.add_argument("--runs", type=Path, default=HERE / "runs", help="intermediate cross-validation models")
+    parser.add_argument(
+        "--runs", type=Path, default=HERE / "runs", help="intermediate cross-validation models"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--augmentations", type=int, default=Recipe.n_augmented, help="augmented versions per clip")
+    parser.add_argument(
+        "--augmentations", type=int, default=Recipe.n_augmented, help="augmented versions per clip"
+    )
     parser.add_argument("--max-epochs", type=int, default=Recipe().train.max_epochs)
     parser.add_argument("--name", default="gtzan-lstm")
     parser.add_argument("--version", default="1")
@@ -43,7 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.monotonic()
     base = Recipe()
     recipe = replace(
-        base, seed=args.seed, n_augmented=args.augmentations,
+        base,
+        seed=args.seed,
+        n_augmented=args.augmentations,
         train=replace(base.train, max_epochs=args.max_epochs),
     )
     return run(args, recipe, "python -m training " + shlex.join(argv), started)
@@ -54,7 +70,13 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
     extra = find_clips(args.extra, "extra") if args.extra else []
     folds = assign_folds(gtzan, read_split_lists(args.splits), recipe.seed)
     features, failures = extract_all(
-        gtzan + extra, recipe.features, recipe.augment, recipe.n_augmented, recipe.seed, args.cache, args.jobs
+        gtzan + extra,
+        recipe.features,
+        recipe.augment,
+        recipe.n_augmented,
+        recipe.seed,
+        args.cache,
+        args.jobs,
     )
     for clip, reason in failures:
         print(f"skipped {clip.path}: {reason}", file=sys.stderr)
@@ -70,8 +92,16 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
         config: {
             kind: {
                 "cv": {k: evaluation[config][kind]["pooled"][k] for k in ("accuracy", "macro_f1")},
-                **({"test": {k: evaluation[config][kind]["folds"][test_fold][k] for k in ("accuracy", "macro_f1")}}
-                   if test_fold else {}),
+                **(
+                    {
+                        "test": {
+                            k: evaluation[config][kind]["folds"][test_fold][k]
+                            for k in ("accuracy", "macro_f1")
+                        }
+                    }
+                    if test_fold
+                    else {}
+                ),
             }
             for kind in evaluation[config]
         }
@@ -79,11 +109,19 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
     }
     args.out.mkdir(parents=True, exist_ok=True)
     export_onnx(
-        result["network"], labels, recipe.features, args.out / "genreclf.onnx",
-        name=args.name, version=args.version, min_confidence=result["calibration"]["min_confidence"],
+        result["network"],
+        labels,
+        recipe.features,
+        args.out / "genreclf.onnx",
+        name=args.name,
+        version=args.version,
+        min_confidence=result["calibration"]["min_confidence"],
         extra={
-            "training_data": {"clips_per_genre": counts, "trained_on": result["chosen"],
-                              "artist_disjoint_folds": folds.artist_disjoint},
+            "training_data": {
+                "clips_per_genre": counts,
+                "trained_on": result["chosen"],
+                "artist_disjoint_folds": folds.artist_disjoint,
+            },
             "metrics": summary,
             "recipe": recipe.to_dict(),
             "command": command,
@@ -104,13 +142,30 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
         "out_of_gtzan": result["out_of_gtzan"],
         "wall_time_s": {"extract": round(extracted - started), "total": round(wall)},
     }
-    card.write_outputs(args.out, result, card_values(args, recipe, command, result, counts, failures, folds,
-                                                     test_fold, wall, extracted - started), metrics)
+    card.write_outputs(
+        args.out,
+        result,
+        card_values(
+            args,
+            recipe,
+            command,
+            result,
+            counts,
+            failures,
+            folds,
+            test_fold,
+            wall,
+            extracted - started,
+        ),
+        metrics,
+    )
     print(f"wrote {args.out / 'genreclf.onnx'} and its card in {wall / 60:.1f} min")
     return metrics
 
 
-def card_values(args, recipe, command, result, counts, failures, folds, test_fold, wall, extract_s) -> dict:
+def card_values(
+    args, recipe, command, result, counts, failures, folds, test_fold, wall, extract_s
+) -> dict:
     labels, evaluation, chosen = result["labels"], result["evaluation"], result["chosen"]
     lstm = recipe.lstm
     chosen_metrics = evaluation[chosen]["lstm"]
@@ -119,14 +174,15 @@ def card_values(args, recipe, command, result, counts, failures, folds, test_fol
         "Folds are GTZAN's artist-filtered lists: CV pools the predictions of the three held-out lists; "
         f"the '{test_fold}' columns are the model trained on the other two lists, tested on the '{test_fold}' list "
         "(the published protocol), which is also one of the CV folds."
-        if folds.artist_disjoint else
-        "No clip matched a split list, so folds are a seeded stratified split by file: NOT artist-disjoint, "
+        if folds.artist_disjoint
+        else "No clip matched a split list, so folds are a seeded stratified split by file: NOT artist-disjoint, "
         "figures may be optimistic."
     )
     test_confusion = (
         f"Confusion matrix on the '{test_fold}' list (also `confusion_test.png`):\n\n```\n"
         f"{card.confusion_text(chosen_metrics['folds'][test_fold]['confusion'], labels)}\n```"
-        if test_fold else ""
+        if test_fold
+        else ""
     )
     return {
         "name": args.name,
@@ -171,14 +227,19 @@ def card_values(args, recipe, command, result, counts, failures, folds, test_fol
         "folds_table": card.folds_table(evaluation, result["configs"]),
         "extra_decision": card.extra_decision(evaluation, result["configs"], chosen),
         "verdict": card.baseline_verdict(
-            evaluation, chosen, sum(p.numel() for p in result["network"].parameters()), 2 * recipe.features.n_mfcc
+            evaluation,
+            chosen,
+            sum(p.numel() for p in result["network"].parameters()),
+            2 * recipe.features.n_mfcc,
         ),
         "chosen_title": chosen,
         "per_class_table": card.per_class_table(chosen_metrics["pooled"]),
         "confusion_cv": card.confusion_text(chosen_metrics["pooled"]["confusion"], labels),
         "test_confusion": test_confusion,
         "out_of_gtzan": card.out_of_gtzan_section(result["out_of_gtzan"], labels),
-        "calibration": card.calibration_section(result["calibration"], len(chosen_metrics["out_of_fold"]["truth"])),
+        "calibration": card.calibration_section(
+            result["calibration"], len(chosen_metrics["out_of_fold"]["truth"])
+        ),
     }
 
 

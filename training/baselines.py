@@ -41,7 +41,11 @@ class LogMelCNN(nn.Module):
     ``GenreLSTM``, global average pooling so any length works."""
 
     def __init__(
-        self, n_mels: int, n_labels: int, channels: tuple[int, ...] = (8, 16, 32), dropout: float = 0.3
+        self,
+        n_mels: int,
+        n_labels: int,
+        channels: tuple[int, ...] = (8, 16, 32),
+        dropout: float = 0.3,
     ) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(n_mels))

@@ -11,7 +11,11 @@ from training.data import Clip, Folds
 from training.evaluate import confusion_text, save_confusion_png
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
-MODEL_NAMES = {"lstm": "LSTM (MFCC sequences)", "cnn": "CNN (log-mel)", "logreg": "LogReg (MFCC mean/var)"}
+MODEL_NAMES = {
+    "lstm": "LSTM (MFCC sequences)",
+    "cnn": "CNN (log-mel)",
+    "logreg": "LogReg (MFCC mean/var)",
+}
 
 
 def data_counts(gtzan: list[Clip], extra: list[Clip], folds: Folds) -> dict:
@@ -21,7 +25,9 @@ def data_counts(gtzan: list[Clip], extra: list[Clip], folds: Folds) -> dict:
         for name in folds.names
     }
     counts["extra"] = dict(Counter(c.label for c in extra))
-    counts["gtzan_unlisted"] = dict(Counter(c.label for c in gtzan if c.clip_id not in folds.of_clip))
+    counts["gtzan_unlisted"] = dict(
+        Counter(c.label for c in gtzan if c.clip_id not in folds.of_clip)
+    )
     return counts
 
 
@@ -42,8 +48,13 @@ def results_table(evaluation: dict, configs: list[str], test_fold: str | None) -
     for kind in MODEL_NAMES:
         for config in (c for c in configs if kind in evaluation[c]):
             pooled = evaluation[config][kind]["pooled"]
-            row = [MODEL_NAMES[kind], config, pct(pooled["accuracy"]), pct(pooled["macro_f1"]),
-                   pct(pooled["segment_accuracy"])]
+            row = [
+                MODEL_NAMES[kind],
+                config,
+                pct(pooled["accuracy"]),
+                pct(pooled["macro_f1"]),
+                pct(pooled["segment_accuracy"]),
+            ]
             if test_fold:
                 test = evaluation[config][kind]["folds"][test_fold]
                 row += [pct(test["accuracy"]), pct(test["macro_f1"])]
@@ -57,14 +68,21 @@ def folds_table(evaluation: dict, configs: list[str]) -> str:
     for kind in MODEL_NAMES:
         for config in (c for c in configs if kind in evaluation[c]):
             folds = evaluation[config][kind]["folds"]
-            rows.append([MODEL_NAMES[kind], config] + [
-                f"{pct(folds[n]['accuracy'])} / {pct(folds[n]['macro_f1'])} / {folds[n]['tracks']}" for n in names
-            ])
+            rows.append(
+                [MODEL_NAMES[kind], config]
+                + [
+                    f"{pct(folds[n]['accuracy'])} / {pct(folds[n]['macro_f1'])} / {folds[n]['tracks']}"
+                    for n in names
+                ]
+            )
     return markdown_table(["model", "training data"] + [f"'{n}' held out" for n in names], rows)
 
 
 def per_class_table(metrics: dict) -> str:
-    rows = [[label, pct(m["precision"]), pct(m["recall"]), m["support"]] for label, m in metrics["per_class"].items()]
+    rows = [
+        [label, pct(m["precision"]), pct(m["recall"]), m["support"]]
+        for label, m in metrics["per_class"].items()
+    ]
     return markdown_table(["genre", "precision %", "recall %", "tracks"], rows)
 
 
@@ -72,7 +90,11 @@ def data_table(counts: dict, labels: list[str], fold_names: list[str]) -> str:
     columns = fold_names + ["extra", "gtzan_unlisted"]
     rows = [[label] + [counts[c].get(label, 0) for c in columns] for label in labels]
     rows.append(["**total**"] + [sum(counts[c].values()) for c in columns])
-    header = ["genre"] + [f"GTZAN '{n}' list" for n in fold_names] + ["extra (training only)", "GTZAN in no list (unused)"]
+    header = (
+        ["genre"]
+        + [f"GTZAN '{n}' list" for n in fold_names]
+        + ["extra (training only)", "GTZAN in no list (unused)"]
+    )
     return markdown_table(header, rows)
 
 
@@ -115,7 +137,9 @@ def out_of_gtzan_section(metrics: dict | None, labels: list[str]) -> str:
     if metrics is None:
         return ""
     present = [label for label in labels if metrics["per_class"][label]["support"]]
-    recalls = ", ".join(f"{label} {pct(metrics['per_class'][label]['recall'])} %" for label in present)
+    recalls = ", ".join(
+        f"{label} {pct(metrics['per_class'][label]['recall'])} %" for label in present
+    )
     return (
         "### Out-of-GTZAN check\n\n"
         f"An LSTM refitted like the shipped one but on GTZAN only, tested on the {metrics['tracks']} extra "
@@ -126,7 +150,11 @@ def out_of_gtzan_section(metrics: dict | None, labels: list[str]) -> str:
 
 
 def calibration_section(calibration: dict, tracks: int) -> str:
-    outcome = "was reached" if calibration["reached"] else "was not reached; the threshold of highest precision is used"
+    outcome = (
+        "was reached"
+        if calibration["reached"]
+        else "was not reached; the threshold of highest precision is used"
+    )
     return (
         f"`min_confidence` = **{calibration['min_confidence']}**: the lowest top-1 probability at which the "
         f"shipped recipe's out-of-fold cross-validation predictions ({tracks} GTZAN tracks, each predicted by "
@@ -146,12 +174,18 @@ def write_outputs(out_dir: Path, result: dict, card_values: dict, metrics: dict)
     labels = result["labels"]
     chosen = result["evaluation"][result["chosen"]]["lstm"]
     save_confusion_png(
-        chosen["pooled"]["confusion"], labels, "LSTM, 3-fold artist-disjoint CV", out_dir / "confusion_cv.png"
+        chosen["pooled"]["confusion"],
+        labels,
+        "LSTM, 3-fold artist-disjoint CV",
+        out_dir / "confusion_cv.png",
     )
     test_fold = card_values.get("test_fold")
     if test_fold:
         save_confusion_png(
-            chosen["folds"][test_fold]["confusion"], labels, f"LSTM, '{test_fold}' list", out_dir / "confusion_test.png"
+            chosen["folds"][test_fold]["confusion"],
+            labels,
+            f"LSTM, '{test_fold}' list",
+            out_dir / "confusion_test.png",
         )
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     (out_dir / "README.md").write_text(render_card(card_values))

@@ -34,7 +34,9 @@ def track_metrics(
     return {
         "tracks": int(len(truth)),
         "accuracy": float(accuracy_score(truth, predicted)),
-        "macro_f1": float(f1_score(truth, predicted, labels=present, average="macro", zero_division=0)),
+        "macro_f1": float(
+            f1_score(truth, predicted, labels=present, average="macro", zero_division=0)
+        ),
         "segment_accuracy": segment_accuracy,
         "per_class": {
             label: {"precision": float(p), "recall": float(r), "support": int(s)}
@@ -49,11 +51,16 @@ def confusion_text(confusion: list[list[int]], labels: list[str]) -> str:
     width = max(len(label) for label in labels) + 1
     short = [label[:4] for label in labels]
     lines = [" " * width + "".join(f"{s:>5}" for s in short)]
-    lines += [f"{label:<{width}}" + "".join(f"{n:>5}" for n in row) for label, row in zip(labels, confusion)]
+    lines += [
+        f"{label:<{width}}" + "".join(f"{n:>5}" for n in row)
+        for label, row in zip(labels, confusion)
+    ]
     return "\n".join(lines)
 
 
-def save_confusion_png(confusion: list[list[int]], labels: list[str], title: str, path: Path) -> None:
+def save_confusion_png(
+    confusion: list[list[int]], labels: list[str], title: str, path: Path
+) -> None:
     figure, axes = plt.subplots(figsize=(7, 6))
     ConfusionMatrixDisplay(np.array(confusion), display_labels=labels).plot(
         ax=axes, colorbar=False, xticks_rotation=45
@@ -83,7 +90,9 @@ def confidence_threshold(
             coverage = float(np.sum(weight * kept) / np.sum(weight))
             candidates.append((float(threshold), precision, coverage))
     reaching = [c for c in candidates if c[1] >= target_precision]
-    threshold, precision, coverage = reaching[0] if reaching else max(candidates, key=lambda c: c[1])
+    threshold, precision, coverage = (
+        reaching[0] if reaching else max(candidates, key=lambda c: c[1])
+    )
     return {
         "min_confidence": float(np.floor(threshold * 1000) / 1000),
         "precision": precision,

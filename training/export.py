@@ -12,7 +12,7 @@ import onnx
 import torch
 
 from beetsplug.genreclf.features import FeatureParams
-from beetsplug.genreclf.model import METADATA_KEY, METADATA_FORMAT, GenreModel
+from beetsplug.genreclf.model import METADATA_FORMAT, METADATA_KEY, GenreModel
 from training.network import ExportedGenreLSTM, GenreLSTM
 
 PARITY_TOLERANCE = 1e-4

@@ -94,7 +94,9 @@ def stopping_epoch(curves: list[list[float]], window: int = 3) -> int:
     ``curves`` and smoothed by a ``window``-epoch moving average; the
     earliest of equals. Averaging and smoothing tame tiny validation sets."""
     mean = np.mean(curves, axis=0)
-    smoothed = np.convolve(np.pad(mean, window // 2, mode="edge"), np.ones(window) / window, mode="valid")
+    smoothed = np.convolve(
+        np.pad(mean, window // 2, mode="edge"), np.ones(window) / window, mode="valid"
+    )
     return int(np.argmax(smoothed)) + 1
 
 

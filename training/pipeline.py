@@ -21,9 +21,9 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import GenreModel
-
 from training.augment import AugmentParams
 from training.baselines import LogMelCNN, logistic_regression_probabilities, mfcc_statistics
 from training.data import Clip, Folds
@@ -31,7 +31,12 @@ from training.evaluate import confidence_threshold, track_metrics
 from training.export import export_onnx
 from training.extract import LOGMEL_BANDS, ClipFeatures
 from training.fit import (
-    Examples, TrainParams, segment_probabilities, stopping_epoch, track_segments, train,
+    Examples,
+    TrainParams,
+    segment_probabilities,
+    stopping_epoch,
+    track_segments,
+    train,
 )
 from training.network import GenreLSTM
 
@@ -100,8 +105,9 @@ def run_task(
     recipe: Recipe,
     runs_dir: Path,
 ) -> dict:
-    """Train ``task``'s network; return it with its validation curve and, for test clips, per-clip segment probabilities. LSTMs are
-    exported and tested through the plugin's ``GenreModel``."""
+    """Train ``task``'s network; return it with its validation curve and,
+    for test clips, per-clip segment probabilities. LSTMs are exported and
+    tested through the plugin's ``GenreModel``, as the plugin would run them."""
     index = {label: i for i, label in enumerate(labels)}
 
     def examples(clips):
@@ -111,7 +117,9 @@ def run_task(
         )
 
     def segments(clips):
-        return [track_segments(sequences(task.kind, features[c])[0], recipe.features) for c in clips]
+        return [
+            track_segments(sequences(task.kind, features[c])[0], recipe.features) for c in clips
+        ]
 
     validation = None
     if task.validation_clips:
@@ -119,13 +127,21 @@ def run_task(
     network = make_network(task.kind, labels, recipe)
     seed = task_seed(recipe.seed, task.name)
     curve = train(
-        network, examples(task.train_clips), recipe.features, recipe.train, seed, task.epochs, validation
+        network,
+        examples(task.train_clips),
+        recipe.features,
+        recipe.train,
+        seed,
+        task.epochs,
+        validation,
     )
     print(f"trained {task.name} ({task.epochs} epochs)", file=sys.stderr, flush=True)
     result = {"name": task.name, "curve": curve, "network": network}
     if task.test_clips and task.kind == "lstm":
         path = runs_dir / f"{task.name}.onnx"
-        export_onnx(network, labels, recipe.features, path, name=task.name, version="0", min_confidence=0.0)
+        export_onnx(
+            network, labels, recipe.features, path, name=task.name, version="0", min_confidence=0.0
+        )
         predictions = GenreModel(path).predict_tracks(segments(task.test_clips))
         result["segment_probabilities"] = [p.segment_probabilities for p in predictions]
     elif task.test_clips:
@@ -138,8 +154,11 @@ def run_task(
 def run_tasks(tasks: list[Task], features, labels, recipe, runs_dir, jobs) -> dict[str, dict]:
     results = joblib.Parallel(n_jobs=jobs)(
         joblib.delayed(run_task)(
-            task, {c: features[c] for c in {*task.train_clips, *task.validation_clips, *task.test_clips}},
-            labels, recipe, runs_dir,
+            task,
+            {c: features[c] for c in {*task.train_clips, *task.validation_clips, *task.test_clips}},
+            labels,
+            recipe,
+            runs_dir,
         )
         for task in tasks
     )
@@ -192,7 +211,10 @@ def stopping_epochs(
 
 
 def refit_tasks(
-    by_fold: dict[str, tuple[Clip, ...]], extra: list[Clip], configs: list[str], epochs: dict[str, int]
+    by_fold: dict[str, tuple[Clip, ...]],
+    extra: list[Clip],
+    configs: list[str],
+    epochs: dict[str, int],
 ) -> list[Task]:
     """Refit on each whole pool (tested on its held-out fold), plus one
     final LSTM per config on every listed clip."""
@@ -201,7 +223,9 @@ def refit_tasks(
         added = tuple(extra) if config == "gtzan+extra" else ()
         for kind in networks(config):
             for held_out, test in by_fold.items():
-                pool = tuple(c for name, clips in by_fold.items() if name != held_out for c in clips)
+                pool = tuple(
+                    c for name, clips in by_fold.items() if name != held_out for c in clips
+                )
                 name = f"{config}-{kind}-{held_out}"
                 tasks.append(Task(name, kind, pool + added, epochs[name], test_clips=test))
         everything = tuple(c for clips in by_fold.values() for c in clips) + added
@@ -228,14 +252,21 @@ def fold_metrics(
     pooled_truth = np.concatenate(list(truth.values()))
     pooled = np.concatenate(list(tracks.values()))
     return {
-        "folds": {n: track_metrics(truth[n], tracks[n], labels, segment_accuracy([n])) for n in truth},
+        "folds": {
+            n: track_metrics(truth[n], tracks[n], labels, segment_accuracy([n])) for n in truth
+        },
         "pooled": track_metrics(pooled_truth, pooled, labels, segment_accuracy(list(truth))),
         "out_of_fold": {"truth": pooled_truth.tolist(), "probabilities": pooled.tolist()},
     }
 
 
 def evaluate_neural(
-    results: dict[str, dict], config: str, kind: str, gtzan: list[Clip], folds: Folds, labels: list[str]
+    results: dict[str, dict],
+    config: str,
+    kind: str,
+    gtzan: list[Clip],
+    folds: Folds,
+    labels: list[str],
 ) -> dict:
     index = {label: i for i, label in enumerate(labels)}
     truth, tracks, segments_correct = {}, {}, {}
@@ -251,7 +282,13 @@ def evaluate_neural(
 
 
 def evaluate_statistics(
-    gtzan: list[Clip], extra: list[Clip], folds: Folds, features, labels: list[str], config: str, seed: int
+    gtzan: list[Clip],
+    extra: list[Clip],
+    folds: Folds,
+    features,
+    labels: list[str],
+    config: str,
+    seed: int,
 ) -> dict:
     """The logistic-regression baseline on the clean clips' MFCC statistics."""
     index = {label: i for i, label in enumerate(labels)}
@@ -266,7 +303,11 @@ def evaluate_statistics(
         test = [c for c in gtzan if folds.of_clip[c.clip_id] == held_out]
         truth[held_out] = np.array([index[c.label] for c in test])
         tracks[held_out] = logistic_regression_probabilities(
-            stats(train_clips), np.array([index[c.label] for c in train_clips]), stats(test), len(labels), seed
+            stats(train_clips),
+            np.array([index[c.label] for c in train_clips]),
+            stats(test),
+            len(labels),
+            seed,
         )
     return fold_metrics(truth, tracks, None, labels)
 
@@ -305,15 +346,22 @@ def train_and_evaluate(
     refitted = run_tasks(tasks, features, labels, recipe, runs_dir, jobs)
     evaluation = {
         config: {
-            **{kind: evaluate_neural(refitted, config, kind, gtzan, folds, labels) for kind in networks(config)},
-            "logreg": evaluate_statistics(gtzan, extra, folds, features, labels, config, recipe.seed),
+            **{
+                kind: evaluate_neural(refitted, config, kind, gtzan, folds, labels)
+                for kind in networks(config)
+            },
+            "logreg": evaluate_statistics(
+                gtzan, extra, folds, features, labels, config, recipe.seed
+            ),
         }
         for config in configs
     }
     chosen = max(configs, key=lambda c: (evaluation[c]["lstm"]["pooled"]["macro_f1"], c == "gtzan"))
     held_out = evaluation[chosen]["lstm"]["out_of_fold"]
     calibration = confidence_threshold(
-        np.array(held_out["truth"]), np.array(held_out["probabilities"]), recipe.target_precision,
+        np.array(held_out["truth"]),
+        np.array(held_out["probabilities"]),
+        recipe.target_precision,
         min_tracks=max(5, len(held_out["truth"]) // 10),
     )
     return {
