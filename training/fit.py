@@ -61,8 +61,9 @@ def sample_batch(
             sequence = np.pad(sequence, ((0, frames - len(sequence)), (0, 0)), mode="wrap")
         start = rng.integers(len(sequence) - frames + 1)
         crops.append(sequence[start : start + frames])
-    batch = torch.from_numpy(np.stack(crops).astype(np.float32))
-    return batch, torch.from_numpy(classes)
+    # torch.tensor copies into torch's 64-byte-aligned memory: MKL's sums can
+    # depend on alignment, and numpy's buffers are not aligned alike run to run
+    return torch.tensor(np.stack(crops), dtype=torch.float32), torch.from_numpy(classes)
 
 
 def normalisation(examples: Examples) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +81,8 @@ def segment_probabilities(network: nn.Module, segments: np.ndarray) -> np.ndarra
     """(n_segments, n_labels) softmax outputs in eval mode."""
     network.eval()
     with torch.no_grad():
-        return torch.softmax(network(torch.from_numpy(segments)), dim=-1).numpy()
+        inputs = torch.tensor(segments, dtype=torch.float32)  # aligned copy, as above
+        return torch.softmax(network(inputs), dim=-1).numpy()
 
 
 def balanced_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
