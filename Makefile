@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/gtzan/audio
+EXTRA ?= ../shared/extra
 MUSIC ?=
 
 .PHONY: demo test train clean
@@ -24,7 +25,7 @@ test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
 train: $(VENV)/.dev
-	$(PY) -m training --data "$(DATA)"
+	$(PY) -m training --data "$(DATA)" $(if $(EXTRA),--extra "$(EXTRA)")
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info
