@@ -16,6 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from beets.library import ReadError, WriteError
+from beets.util import syspath
+from mediafile import MediaFile, UnreadableFileError
+
 if TYPE_CHECKING:
     from .model import TrackPrediction
 
@@ -70,10 +74,6 @@ def write_tags(item, fields: list[str], id3v23: bool) -> None:
     other tag in the file stays exactly as it was. Raises beets'
     ReadError/WriteError.
     """
-    from beets.library import ReadError, WriteError
-    from beets.util import syspath
-    from mediafile import MediaFile, UnreadableFileError
-
     try:
         media = MediaFile(syspath(item.path), id3v23=id3v23)
     except UnreadableFileError as exc:

@@ -45,7 +45,10 @@ class TrackPrediction:
 class GenreModel:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._session = _open_session(self.path)
+        if not self.path.is_file():
+            raise ModelError(f"{self.path}: model file not found")
+        content = self.path.read_bytes()  # read once: hashed and loaded
+        self._session = _open_session(content, self.path)
         metadata = _read_metadata(self._session, self.path)
         self.name: str = metadata["name"]
         self.version: str = str(metadata["version"])
@@ -53,7 +56,7 @@ class GenreModel:
         self.params = FeatureParams.from_dict(metadata["features"])
         self.min_confidence: float = float(metadata["min_confidence"])
         self.metadata = metadata
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        digest = hashlib.sha256(content).hexdigest()
         self.identity = f"{self.name}-{self.version}@{digest[:8]}"
 
     def run(self, mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,17 +101,15 @@ def _aggregate(probabilities: np.ndarray, embeddings: np.ndarray) -> TrackPredic
     )
 
 
-def _open_session(path: Path):
+def _open_session(content: bytes, path: Path):
     import onnxruntime
 
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # workers use the other cores
     options.log_severity_level = 3
     try:
         return onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
+            content, options, providers=["CPUExecutionProvider"]
         )
     except Exception as exc:  # onnxruntime raises its own, undocumented types
         reason = " ".join(str(exc).split())[:200]
