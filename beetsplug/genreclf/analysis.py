@@ -9,8 +9,12 @@ streamed: only a few batches are in flight however large the query.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -23,7 +27,6 @@ from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
 INFERENCE_BATCH_TRACKS = 32
-CHUNK_FILES = 64  # files resolved and queued at a time
 
 
 @dataclass(frozen=True)
@@ -58,31 +61,66 @@ class Analyzer:
     """Runs feature extraction in ``jobs`` worker processes and inference in
     the parent. The loky pool is reused between calls (and import tasks)."""
 
-    def __init__(self, model: GenreModel, windows: WindowPolicy, jobs: int) -> None:
+    def __init__(
+        self,
+        model: GenreModel,
+        windows: WindowPolicy,
+        jobs: int,
+        extract: Callable[[str, FeatureParams, WindowPolicy], FileFeatures] = extract_features,
+    ) -> None:
         self.model = model
         self.windows = windows
         self.jobs = jobs
+        self.extract = extract  # what workers run on each path
 
     def analyse(self, work: Iterable[tuple[Key, str]]) -> Iterator[Outcome[Key]]:
         """Yield an Outcome for each (key, path), in input order.
 
-        ``work`` is consumed here, in the caller's thread, a chunk at a time
-        (joblib would otherwise pull it from its own thread, where beets
-        cannot resolve library paths). Workers only ever see plain paths.
+        ``work`` is consumed lazily (only a few files are in flight) and, though
+        joblib pulls it from its own threads, in the caller's context, where
+        beets can resolve library paths. Workers only ever see plain paths.
         """
+        work = _in_context(iter(work), contextvars.copy_context())
+        for batch in _batched(self._extract_all(work), INFERENCE_BATCH_TRACKS):
+            yield from self._predict(batch)
+
+    def _extract_all(self, work: Iterator[tuple[Key, str]]) -> Iterator[tuple[Key, FileFeatures]]:
+        """(key, features) in input order. A worker that dies costs only the
+        file that killed it: the files it shared the pool with are retried
+        one at a time, and the run goes on with a fresh pool."""
+        while True:
+            in_flight: deque[tuple[Key, str]] = deque()  # dispatched, not yet answered
+            try:
+                with self._pool(self.jobs) as parallel:
+                    for features in parallel(self._tasks(work, in_flight)):
+                        key, _ = in_flight.popleft()
+                        yield key, features
+                return
+            except BrokenProcessPool:
+                for key, path in in_flight:
+                    yield key, self._extract_alone(path)
+
+    def _tasks(self, work: Iterator[tuple[Key, str]], in_flight: deque) -> Iterator:
+        for key, path in work:
+            in_flight.append((key, path))
+            yield delayed(self.extract)(path, self.model.params, self.windows)
+
+    def _extract_alone(self, path: str) -> FileFeatures:
+        # Two jobs for one task: joblib would run a single job in this process.
+        try:
+            with self._pool(2) as parallel:
+                return next(parallel([delayed(self.extract)(path, self.model.params, self.windows)]))
+        except BrokenProcessPool:
+            return FileFeatures(error="the decoder crashed (its worker process died)")
+
+    @contextmanager
+    def _pool(self, jobs: int) -> Iterator[Parallel]:
         # One BLAS/OpenMP thread per worker: the workers already fill the cores.
         with (
             parallel_config(backend="loky", inner_max_num_threads=1),
-            Parallel(n_jobs=self.jobs, return_as="generator") as parallel,
+            Parallel(n_jobs=jobs, return_as="generator") as parallel,
         ):
-            for chunk in _batched(work, CHUNK_FILES):
-                features = parallel(
-                    delayed(extract_features)(path, self.model.params, self.windows)
-                    for _, path in chunk
-                )
-                keyed = zip((key for key, _ in chunk), features)
-                for batch in _batched(keyed, INFERENCE_BATCH_TRACKS):
-                    yield from self._predict(batch)
+            yield parallel
 
     def _predict(self, batch: list[tuple[Key, FileFeatures]]) -> list[Outcome[Key]]:
         decoded = [f.segments for _, f in batch if f.segments is not None]
@@ -93,6 +131,15 @@ class Analyzer:
             else Outcome(key, prediction=next(predictions))
             for key, features in batch
         ]
+
+
+def _in_context(iterator: Iterator, context: contextvars.Context) -> Iterator:
+    """``iterator``, advanced inside ``context`` whichever thread pulls it."""
+    while True:
+        try:
+            yield context.run(next, iterator)
+        except StopIteration:
+            return
 
 
 def _batched(iterable: Iterable, size: int) -> Iterator[list]:
