@@ -50,8 +50,14 @@ def synthesize(style: str, seconds: float, sample_rate: int = 44100, seed: int =
     return audio.astype(np.float32)
 
 
-def write_audio(path: Path, audio: np.ndarray, sample_rate: int = 44100, channels: int = 2) -> Path:
-    """Write mono ``audio`` to ``path`` (format from the extension)."""
+def write_audio(
+    path: Path, audio: np.ndarray, sample_rate: int = 44100, channels: int = 2, **encoder
+) -> Path:
+    """Write mono ``audio`` to ``path`` (format from the extension).
+
+    ``encoder`` options (``compression_level``, ``bitrate_mode``) go to
+    soundfile; they are ignored for M4A.
+    """
     path = Path(path)
     frames = np.repeat(audio[:, np.newaxis], channels, axis=1)
     suffix = path.suffix.lower()
@@ -60,7 +66,9 @@ def write_audio(path: Path, audio: np.ndarray, sample_rate: int = 44100, channel
         return path
     container, subtype = SOUNDFILE_FORMATS[suffix]
     # libsndfile can crash encoding long Ogg/MP3 buffers in one call: 1 s blocks.
-    with soundfile.SoundFile(path, "w", sample_rate, channels, subtype, format=container) as f:
+    with soundfile.SoundFile(
+        path, "w", sample_rate, channels, subtype, format=container, **encoder
+    ) as f:
         for start in range(0, len(frames), sample_rate):
             f.write(frames[start : start + sample_rate])
     return path

@@ -94,8 +94,13 @@ class TestFeatures:
         with pytest.raises(FeatureError, match="NaN"):
             mfcc_sequence(audio, PARAMS)
 
-    def test_silence_gives_finite_features(self):
-        segments = segments_from_windows([np.zeros(5 * PARAMS.sample_rate, np.float32)], PARAMS)
+    def test_silence_fails(self):
+        with pytest.raises(FeatureError, match="silent"):
+            segments_from_windows([np.zeros(5 * PARAMS.sample_rate, np.float32)], PARAMS)
+
+    def test_quiet_audio_gives_finite_features(self):
+        quiet = 1e-3 * np.random.default_rng(0).normal(size=5 * PARAMS.sample_rate)
+        segments = segments_from_windows([quiet.astype(np.float32)], PARAMS)
         assert np.all(np.isfinite(segments))
 
     def test_a_short_tail_window_is_dropped_next_to_full_ones(self):

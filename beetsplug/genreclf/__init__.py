@@ -9,6 +9,7 @@ so ``beet --help`` stays fast.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import mediafile
 from beets import config, ui
 from beets.dbcore import types
+from beets.dbcore.db import DBAccessError
 from beets.library import FileOperationError
 from beets.plugins import BeetsPlugin
 
@@ -26,7 +28,9 @@ from .apply import (
     MODES,
     TOP_FIELD,
     GenrePolicy,
+    interrupt_deferred,
     prediction_fields,
+    shown_path,
     write_tags,
 )
 from .progress import RunSummary
@@ -53,6 +57,9 @@ CUSTOM_TAGS = {
         out_type=float,
     ),
 }
+
+
+_RESUME = "what was analysed is stored; run the command again to continue"
 
 
 class GenreClfPlugin(BeetsPlugin):
@@ -132,8 +139,8 @@ class GenreClfPlugin(BeetsPlugin):
             mapping[label] = [genres] if isinstance(genres, str) else list(genres)
         return mapping
 
-    @cached_property
-    def analyzer(self) -> Analyzer:
+    def _analyzer(self) -> Analyzer:
+        """Built per run, so a run's -j counts (the worker pool is reused)."""
         from .analysis import Analyzer
         from .audio import WindowPolicy
 
@@ -178,24 +185,39 @@ class GenreClfPlugin(BeetsPlugin):
         if opts.jobs is not None:
             self.config["jobs"] = opts.jobs
         items = lib.items(args)
-        summary = self.tag_items(
-            items,
-            total=len(items),
-            write=ui.should_write(opts.write),
-            force=opts.force,
-            pretend=opts.pretend,
-            progress=True,
-        )
-        for line in summary.lines():
-            self._log.info("{}", line)
+        summary = RunSummary(total=len(items))
+        try:
+            self.tag_items(
+                items,
+                summary,
+                write=ui.should_write(opts.write),
+                force=opts.force,
+                pretend=opts.pretend,
+                progress=True,
+            )
+        except KeyboardInterrupt:
+            self._report(summary)
+            self._log.error("interrupted: {}", _RESUME)
+            raise SystemExit(130) from None
+        except (sqlite3.OperationalError, DBAccessError) as exc:
+            self._report(summary)
+            raise ui.UserError(
+                f"genreclf: cannot write to the library database ({exc}); {_RESUME}"
+            ) from exc
+        self._report(summary)
         if summary.failures:
             raise ui.UserError(f"genreclf: {summary.failures} file(s) could not be analysed")
+
+    def _report(self, summary: RunSummary) -> None:
+        for line in summary.lines():
+            self._log.info("{}", line)
 
     # The import stage: store now; tags are written once files are in place.
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         items = task.imported_items()
-        self.tag_items(items, total=len(items), write=False, force=False, pretend=False)
+        summary = RunSummary(total=len(items))
+        self.tag_items(items, summary, write=False, force=False, pretend=False)
         self._unwritten.update(item.id for item in items if item.get(MODEL_FIELD))
 
     def write_imported(self, session: ImportSession, task: ImportTask) -> None:
@@ -216,22 +238,22 @@ class GenreClfPlugin(BeetsPlugin):
     def tag_items(
         self,
         items: Iterable[Item],
-        total: int,
+        summary: RunSummary,
         write: bool,
         force: bool,
         pretend: bool,
         progress: bool = False,
-    ) -> RunSummary:
+    ) -> None:
         """Analyse ``items``, store their predictions and, if ``write``,
-        write their tags. Returns what happened."""
-        summary = RunSummary(total=total)
+        write their tags, counting what happened in ``summary``. Each item is
+        stored as soon as it is done, so an interrupted run loses nothing."""
         policy = self.policy  # a configuration error stops us before any work
         work = self._work(items, force, summary)
-        for outcome in self.analyzer.analyse(work):
-            self._apply(outcome, policy, write, pretend, summary)
+        for outcome in self._analyzer().analyse(work):
+            with interrupt_deferred():
+                self._apply(outcome, policy, write, pretend, summary)
             if progress and (line := summary.progress_line()):
                 self._log.info("{}", line)
-        return summary
 
     def _work(
         self, items: Iterable[Item], force: bool, summary: RunSummary
@@ -253,12 +275,10 @@ class GenreClfPlugin(BeetsPlugin):
     ) -> None:
         item = outcome.key
         if outcome.prediction is None:
-            self._log.error("{}: {}", item.filepath, outcome.error)
+            self._log.error("{}: {}", shown_path(item.path), outcome.error)
             summary.failed[outcome.error] += 1
             return
         fields = prediction_fields(outcome.prediction, self.model.labels, self.model.identity)
-        summary.analysed += 1
-        summary.genres[fields[GENRE_FIELD]] += 1
         genres = policy.genres_after(
             list(item.genres), fields[GENRE_FIELD], fields[CONFIDENCE_FIELD]
         )
@@ -266,10 +286,13 @@ class GenreClfPlugin(BeetsPlugin):
         item.update({**fields, "genres": genres})
         if pretend:
             ui.show_model_changes(item)
-            return
-        if write and tags_change and not self._write(item):
+        elif write and tags_change and not self._write(item):
             summary.failed["tags not written"] += 1
-        item.store()
+            return  # nothing stored: the next run tries again
+        else:
+            item.store()
+        summary.analysed += 1
+        summary.genres[fields[GENRE_FIELD]] += 1
 
     def _write(self, item: Item) -> bool:
         """Write our tags; a failure is reported and the run goes on."""
@@ -277,5 +300,5 @@ class GenreClfPlugin(BeetsPlugin):
             write_tags(item, self._tag_fields, id3v23=config["id3v23"].get(bool))
             return True
         except FileOperationError as exc:
-            self._log.error("{}: tags not written: {}", item.filepath, exc.reason)
+            self._log.error("{}: tags not written: {}", shown_path(item.path), exc.reason)
             return False

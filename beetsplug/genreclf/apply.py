@@ -13,12 +13,18 @@ become several genres).
 
 from __future__ import annotations
 
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from beets.library import ReadError, WriteError
-from beets.util import syspath
+from beets.util import displayable_path, syspath
 from mediafile import MediaFile, UnreadableFileError
+from mutagen.id3 import ID3
 
 if TYPE_CHECKING:
     from .model import TrackPrediction
@@ -71,16 +77,53 @@ def write_tags(item, fields: list[str], id3v23: bool) -> None:
 
     beets' ``Item.write`` would rewrite every media field from the database;
     writing just ours (through mediafile, as beets does) guarantees that any
-    other tag in the file stays exactly as it was. Raises beets'
+    other tag in the file stays exactly as it was. An existing ID3 tag keeps
+    its version (``id3v23`` applies to files without one). Raises beets'
     ReadError/WriteError.
     """
     try:
         media = MediaFile(syspath(item.path), id3v23=id3v23)
     except UnreadableFileError as exc:
         raise ReadError(item.path, exc) from exc
+    tags = getattr(media.mgfile, "tags", None)
+    if isinstance(tags, ID3):  # saving as the other version would convert frames
+        media.id3v23 = tags.version[:2] == (2, 3)
     media.update({name: item.get(name) for name in fields})
     try:
         media.save()
     except UnreadableFileError as exc:
-        raise WriteError(item.path, exc) from exc
+        raise WriteError(item.path, _reason(exc)) from exc
     item.mtime = item.current_mtime()
+
+
+def _reason(exc: UnreadableFileError) -> str:
+    """mutagen's message without the errno and the path it repeats."""
+    message = str(exc.args[0]) if exc.args else ""
+    return re.sub(r"^\[Errno \d+\] |: '.*'$", "", message) or type(exc).__name__
+
+
+def shown_path(path: bytes) -> str:
+    """``path`` for a log line: undecodable bytes replaced and control
+    characters escaped, so that one file is always one greppable line."""
+    return displayable_path(path).translate(_ESCAPED_CONTROLS)
+
+
+_ESCAPED_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
+
+
+@contextmanager
+def interrupt_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, so that a tag write and its
+    database row are done together or not at all. Only the main thread can
+    handle signals; elsewhere (beets' import threads) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt

@@ -12,10 +12,16 @@ PyAV, which bundles FFmpeg.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+
+# A read may fall short of the length the header announces by this share
+# (and at least 1 s) before the file counts as cut: MP3 lengths are estimates.
+TRUNCATION_TOLERANCE = 0.02
 
 
 class AudioError(Exception):
@@ -39,17 +45,23 @@ class WindowPolicy:
 
 
 def decode_windows(
-    path: str | Path, sample_rate: int, policy: WindowPolicy
+    path: str | bytes | Path, sample_rate: int, policy: WindowPolicy
 ) -> list[np.ndarray]:
-    """The windows of ``path`` chosen by ``policy``, mono at ``sample_rate``."""
-    path = Path(path)
+    """The windows of ``path`` chosen by ``policy``, mono at ``sample_rate``.
+
+    Raises AudioError for anything that is not complete, finite audio."""
+    path = Path(os.fsdecode(path))  # any bytes, via surrogate escapes
     if not path.is_file():
         raise AudioError("file not found")
+    if path.stat().st_size == 0:
+        raise AudioError("empty file")
     try:
         windows = _decode_with_soundfile(path, policy)
     except _NotForSoundfile:
         windows = _decode_with_pyav(path, policy)
     native_rate, raw = windows
+    if not all(np.isfinite(window).all() for window in raw):
+        raise AudioError("the audio contains NaN or infinite samples")
     return [_resample(window, native_rate, sample_rate) for window in raw]
 
 
@@ -68,8 +80,8 @@ def _decode_with_soundfile(
 ) -> tuple[int, list[np.ndarray]]:
     import soundfile
 
-    try:
-        sound = soundfile.SoundFile(str(path))
+    try:  # bytes: soundfile would encode a str path strictly as UTF-8
+        sound = soundfile.SoundFile(os.fsencode(path))
     except soundfile.LibsndfileError as exc:  # PyAV may know it, or say why not
         raise _NotForSoundfile() from exc
     with sound:
@@ -78,26 +90,49 @@ def _decode_with_soundfile(
             raise AudioError("no audio samples")
         windows = []
         for start, length in policy.spans(sound.frames / rate):
-            sound.seek(int(start * rate))
+            wanted = int(length * rate)
             try:
-                data = sound.read(int(length * rate), dtype="float32", always_2d=True)
+                sound.seek(int(start * rate))
+                data = sound.read(wanted, dtype="float32", always_2d=True)
             except (soundfile.LibsndfileError, RuntimeError) as exc:
                 raise AudioError(f"cannot decode: {_plain(exc)}") from exc
+            _check_complete(len(data), wanted, rate)
             windows.append(data.mean(axis=1))
     return rate, windows
 
 
+def _check_complete(got: int, wanted: int, rate: int) -> None:
+    """libsndfile returns what it could of a cut file without complaint."""
+    missing = wanted - got
+    if missing > max(TRUNCATION_TOLERANCE * wanted, rate):
+        raise AudioError(
+            f"truncated or damaged: decoded {got / rate:.1f} s of {wanted / rate:.1f} s"
+        )
+
+
 def _decode_with_pyav(path: Path, policy: WindowPolicy) -> tuple[int, list[np.ndarray]]:
+    # A file object: PyAV takes no bytes path, and names need not be UTF-8.
+    try:
+        source = open(path, "rb")
+    except OSError as exc:
+        raise AudioError(f"cannot open: {_plain(exc)}") from exc
+    with source:
+        return _decode_container(source, policy)
+
+
+def _decode_container(source, policy: WindowPolicy) -> tuple[int, list[np.ndarray]]:
     import av
 
     try:
-        container = av.open(str(path))
-    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        container = av.open(source)
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise AudioError(f"not a readable audio file: {_plain(exc)}") from exc
     with container:
         if not container.streams.audio:
             raise AudioError("no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context is None:
+            raise AudioError("unsupported audio codec")
         rate = stream.rate or stream.codec_context.sample_rate
         if not rate:
             raise AudioError("audio stream has no sample rate")

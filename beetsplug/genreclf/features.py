@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 
+SILENCE_PEAK = 1e-4  # -80 dBFS: quieter than any real recording's noise floor
+MAX_SAMPLE_MAGNITUDE = 1e4  # full scale is 1; far beyond, the spectrum overflows
+
+
 class FeatureError(ValueError):
     """The audio cannot be turned into features (too short, not finite...)."""
 
@@ -55,11 +59,14 @@ def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
     """
     import librosa  # heavy import: keep it off `beet --help`
 
-    samples = np.asarray(samples, dtype=np.float32)
+    samples = np.asarray(samples)
     if samples.ndim != 1:
         raise FeatureError(f"expected mono audio, got shape {samples.shape}")
     if not np.all(np.isfinite(samples)):
         raise FeatureError("audio contains NaN or infinite samples")
+    if np.max(np.abs(samples), initial=0.0) > MAX_SAMPLE_MAGNITUDE:
+        raise FeatureError("audio out of range (samples far beyond full scale)")
+    samples = samples.astype(np.float32, copy=False)
     if len(samples) < params.n_fft:
         raise FeatureError(f"audio too short ({len(samples)} samples)")
     mfcc = librosa.feature.mfcc(
@@ -72,6 +79,8 @@ def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
         center=True,
         pad_mode=params.pad_mode,
     )
+    if not np.all(np.isfinite(mfcc)):  # float audio far outside [-1, 1] overflows
+        raise FeatureError("audio out of range (its features are not finite)")
     return np.ascontiguousarray(mfcc.T, dtype=np.float32)
 
 
@@ -101,8 +110,11 @@ def segments_from_windows(
     """Segments of every decoded window of a track, stacked.
 
     Windows shorter than ``min_frames`` are ignored as long as another window
-    yields segments. Returns (n_segments, frames, n_mfcc).
+    yields segments. Digital silence has no genre: it raises FeatureError.
+    Returns (n_segments, frames, n_mfcc).
     """
+    if all(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK for window in windows):
+        raise FeatureError("the audio is silent")
     parts = []
     for window in windows:
         try:
