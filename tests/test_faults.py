@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import re
+import shutil
 import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import beets
+import mutagen._util
 import pytest
+from beets import ui
+from beets.library import Item, Library
+from mediafile import MediaFile
 
 from beetsplug.genreclf.analysis import Analyzer, FileFeatures, extract_features
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from tests.test_plugin import GenreClfTestBase
 
 
 def exit_on_crash_file(path: str, params: FeatureParams, windows: WindowPolicy) -> FileFeatures:
@@ -69,3 +85,162 @@ class TestWorkerDeath:
 
         assert [o.key for o in outcomes] == [str(p) for p in paths]
         assert [o.key for o in outcomes if o.prediction is None] == [str(c) for c in crashes]
+
+
+# A run interrupted with Ctrl-C, a locked database: through the `beet` command.
+
+BEET = Path(sys.executable).with_name("beet")
+
+
+def make_library(folder: Path, tracks: list[Path], timeout: float = 5.0) -> dict[str, str]:
+    """A beets library in ``folder`` holding copies of ``tracks``; returns the
+    environment that points `beet` at it."""
+    music = folder / "music"
+    music.mkdir(parents=True)
+    (folder / "config.yaml").write_text(
+        f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
+        f"timeout: {timeout}\ngenreclf:\n  auto: no\n  min_confidence: 0\n"
+    )
+    beets.config["create_backup_before_migrations"] = False
+    lib = Library(str(folder / "library.db"), str(music))
+    for index, track in enumerate(tracks):
+        target = music / f"{index:03d}{track.suffix}"
+        shutil.copyfile(track, target)
+        lib.add(Item.from_path(str(target)))
+    lib._close()
+    return {**os.environ, "BEETSDIR": str(folder)}
+
+
+def analysed_count(folder: Path) -> int:
+    with sqlite3.connect(folder / "library.db") as db:
+        query = "SELECT count(*) FROM item_attributes WHERE key = 'genreclf_model'"
+        return db.execute(query).fetchone()[0]
+
+
+def beet(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BEET), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir, tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does) mid-run: the run
+    ends within seconds with status 130, what was analysed is stored and
+    written, every file is intact, and the next run does only the rest."""
+    tracks = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.wav"))
+    env = make_library(tmp_path, tracks * 40)
+    run = subprocess.Popen(
+        [str(BEET), "genreclf", "-w"], env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while analysed_count(tmp_path) < 3 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    interrupted_at = time.monotonic()
+    output = run.communicate(timeout=60)[0]
+
+    assert run.returncode == 130, output
+    assert time.monotonic() - interrupted_at < 10
+    assert "interrupted" in output and "Traceback" not in output
+    stored = analysed_count(tmp_path)
+    assert 3 <= stored < len(tracks) * 40
+    lib = Library(str(tmp_path / "library.db"), str(tmp_path / "music"))
+    for item in lib.items():
+        assert (MediaFile(item.path).genres or []) == list(item.genres)  # written iff stored
+
+    rerun = beet(env, "genreclf", "-w")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"skipped {stored} (already analysed)" in rerun.stderr
+    assert analysed_count(tmp_path) == len(tracks) * 40
+
+
+def test_a_locked_database_stops_the_run_with_a_clear_error(audio_dir, tmp_path):
+    """Another process holds the library's write lock: one clear error, exit 1,
+    the database intact and nothing stored half-way; later the run succeeds."""
+    tracks = sorted(audio_dir.glob("*.flac"))
+    env = make_library(tmp_path, tracks, timeout=0.2)
+    locker = sqlite3.connect(tmp_path / "library.db", isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # what a writing beets process holds
+    try:
+        locked = beet(env, "genreclf", "-W")
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+
+    assert locked.returncode == 1
+    assert "cannot write to the library database (database is locked)" in locked.stderr
+    assert "Traceback" not in locked.stderr
+    with sqlite3.connect(tmp_path / "library.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert analysed_count(tmp_path) == 0
+    assert beet(env, "genreclf", "-W").returncode == 0
+    assert analysed_count(tmp_path) == len(tracks)
+
+
+class TestFullDisk(GenreClfTestBase):
+    @pytest.fixture
+    def full_disk(self, tmp_path: Path, monkeypatch) -> Iterator[Path]:
+        """A folder on a filesystem with no space left: a small tmpfs, filled
+        up. Where mounting is not permitted, mutagen's file growth is made to
+        fail with ENOSPC instead, which is what a full disk does to it."""
+        disk = tmp_path / "disk"
+        disk.mkdir()
+        mount = ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)]
+        try:
+            mounted = subprocess.run(mount, capture_output=True).returncode == 0
+        except FileNotFoundError:
+            mounted = False
+        if not mounted:
+            monkeypatch.setattr(mutagen._util, "resize_file", _no_space_left)
+        try:
+            yield disk
+        finally:
+            if mounted:
+                subprocess.run(["umount", str(disk)], check=True)
+
+    def test_tags_not_written_on_a_full_disk_and_nothing_stored(self, full_disk, audio_dir, caplog):
+        """Every write fails with a clear reason; files are byte-identical,
+        rows untouched; the summary counts the failures; exit status 1."""
+        tracks = [audio_dir / "chords.wav", audio_dir / "beats.aiff"]  # a tag chunk must grow them
+        for track in tracks:
+            shutil.copyfile(track, full_disk / track.name)
+        _fill(full_disk)
+        before = {track.name: (full_disk / track.name).read_bytes() for track in tracks}
+        self.setup_plugin()
+        items = [self.add_item_at(full_disk / track.name) for track in tracks]
+
+        with pytest.raises(ui.UserError, match="2 file"):
+            self.run_command("genreclf", "-w")
+
+        ours = [r for r in caplog.records if r.name == "beets.genreclf"]
+        errors = [r.getMessage() for r in ours if r.levelno >= logging.ERROR]
+        assert len(errors) == len(tracks)
+        for error, item in zip(errors, items):
+            assert error.startswith(f"{os.fsdecode(item.path)}: tags not written: ")
+            assert re.search(r"disk full \(\d+ bytes free\)$|No space left on device$", error)
+        for name, content in before.items():
+            assert (full_disk / name).read_bytes() == content
+        assert self.analysed_ids() == set()
+
+    def add_item_at(self, path: Path) -> Item:
+        item = Item.from_path(path)
+        self.lib.add(item)
+        return item
+
+
+def _fill(folder: Path) -> None:
+    """Use up every free byte of ``folder``'s filesystem, if it is the small
+    tmpfs (where mounting failed, mutagen is patched instead: never fill a
+    real disk)."""
+    if shutil.disk_usage(folder).total > 64 * 2**20:
+        return
+    descriptor = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        with contextlib.suppress(OSError):  # ENOSPC: full
+            while os.write(descriptor, bytes(4096)):
+                pass
+    finally:
+        os.close(descriptor)
+
+
+def _no_space_left(*args, **kwargs) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

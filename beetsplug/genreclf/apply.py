@@ -13,7 +13,10 @@ become several genres).
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -81,25 +84,43 @@ def write_tags(item, fields: list[str], id3v23: bool) -> None:
     its version (``id3v23`` applies to files without one). Raises beets'
     ReadError/WriteError.
     """
+    path = syspath(item.path)
     try:
-        media = MediaFile(syspath(item.path), id3v23=id3v23)
+        media = MediaFile(path, id3v23=id3v23)
     except UnreadableFileError as exc:
-        raise ReadError(item.path, exc) from exc
+        raise ReadError(item.path, _reason(exc)) from exc
     tags = getattr(media.mgfile, "tags", None)
     if isinstance(tags, ID3):  # saving as the other version would convert frames
         media.id3v23 = tags.version[:2] == (2, 3)
     media.update({name: item.get(name) for name in fields})
     try:
+        _check_free_space(path)
         media.save()
-    except UnreadableFileError as exc:
+    except (UnreadableFileError, OSError) as exc:
         raise WriteError(item.path, _reason(exc)) from exc
     item.mtime = item.current_mtime()
 
 
-def _reason(exc: UnreadableFileError) -> str:
-    """mutagen's message without the errno and the path it repeats."""
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, without the path that mutagen's messages repeat:
+    the operating system's words where an OSError is behind it."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+        cause = cause.__cause__ or cause.__context__
     message = str(exc.args[0]) if exc.args else ""
     return re.sub(r"^\[Errno \d+\] |: '.*'$", "", message) or type(exc).__name__
+
+
+def _check_free_space(path: str) -> None:
+    """Refuse to write on a (nearly) full disk: mutagen grows some files
+    (WAV, AIFF) by rewriting their headers first, and a write that then runs
+    out of space would leave the file damaged."""
+    needed = os.path.getsize(path) // 50 + 2**20  # mutagen pads ~1 % + 1 KiB
+    free = shutil.disk_usage(os.path.dirname(path) or ".").free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"disk full ({free} bytes free)")
 
 
 def shown_path(path: bytes) -> str:
