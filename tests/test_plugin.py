@@ -285,6 +285,19 @@ class TestBadInput(GenreClfTestBase):
         with pytest.raises(ui.UserError, match=f"{corrupt}: not a loadable ONNX model"):
             self.run_command("genreclf")
 
+    def test_an_onnx_model_that_is_not_ours_is_one_clear_error(self, tmp_path):
+        import onnx
+
+        foreign = onnx.load(DEFAULT_MODEL_PATH)
+        del foreign.metadata_props[:]
+        onnx.save(foreign, tmp_path / "foreign.onnx")
+        self.setup_plugin(model=str(tmp_path / "foreign.onnx"))
+        [item] = self.add_tracks("chords.wav")
+
+        with pytest.raises(ui.UserError, match="foreign.onnx: not a genreclf model"):
+            self.run_command("genreclf")
+        assert self.analysed_ids() == set()
+
 
 class TestTagsPreserved(GenreClfTestBase):
     @pytest.mark.parametrize("name", ["chords.mp3", "beats.flac", "noise.ogg", "beats.m4a"])
