@@ -121,6 +121,34 @@ def test_same_seed_gives_the_same_metrics(dataset, trained):
     assert second["calibration"] == first["calibration"]
 
 
+def test_a_task_trains_the_same_whatever_ran_before_it(tmp_path):
+    """Workers run tasks in any order: a task's result (initial weights
+    included) must depend on its seed only, not on the RNG state left behind."""
+    import torch
+
+    from training.data import Clip
+    from training.extract import ClipFeatures
+    from training.pipeline import Task, run_task
+
+    rng = np.random.default_rng(0)
+    clips = [Clip(Path(f"{label}{i}.wav"), label, f"{label}.{i}", "gtzan")
+             for label in LABELS for i in range(3)]
+    features = {
+        clip: ClipFeatures([rng.standard_normal((150, 20)).astype(np.float32)], [])
+        for clip in clips
+    }
+    task = Task("probe", "lstm", tuple(clips), epochs=1)
+
+    def trained_weights() -> list[torch.Tensor]:
+        result = run_task(task, features, list(LABELS), TINY, tmp_path)
+        return [w.detach().clone() for w in result["network"].parameters()]
+
+    first = trained_weights()
+    torch.rand(7)  # another task's leftovers
+    second = trained_weights()
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
 @pytest.mark.parametrize("hidden, layers", [(8, 1), (16, 2)])
 def test_onnx_parity_at_several_lengths(tmp_path, hidden, layers):
     from beetsplug.genreclf.features import FeatureParams

@@ -113,8 +113,8 @@ def train(
 ) -> list[float]:
     """Train ``network`` in place for ``epochs``; with ``validation``
     (per-clip segment arrays, labels) return its balanced track accuracy
-    after each epoch."""
-    make_deterministic(seed)
+    after each epoch. Seed torch (make_deterministic) before building
+    ``network``; ``seed`` drives the batches."""
     rng = np.random.default_rng(seed)
     network.set_normalisation(*normalisation(examples))
     optimiser = torch.optim.AdamW(

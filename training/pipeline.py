@@ -33,6 +33,7 @@ from training.extract import LOGMEL_BANDS, ClipFeatures
 from training.fit import (
     Examples,
     TrainParams,
+    make_deterministic,
     segment_probabilities,
     stopping_epoch,
     track_segments,
@@ -124,8 +125,9 @@ def run_task(
     validation = None
     if task.validation_clips:
         validation = (segments(task.validation_clips), examples(task.validation_clips).labels)
-    network = make_network(task.kind, labels, recipe)
     seed = task_seed(recipe.seed, task.name)
+    make_deterministic(seed)  # before the network exists: its initial weights too
+    network = make_network(task.kind, labels, recipe)
     curve = train(
         network,
         examples(task.train_clips),
