@@ -97,8 +97,16 @@ def _decode_with_soundfile(
             except (soundfile.LibsndfileError, RuntimeError) as exc:
                 raise AudioError(f"cannot decode: {_plain(exc)}") from exc
             _check_complete(len(data), wanted, rate)
-            windows.append(data.mean(axis=1))
+            windows.append(_downmix(data))
     return rate, windows
+
+
+def _downmix(frames: np.ndarray) -> np.ndarray:
+    """Mean of the channels of (n, channels) frames. A matrix-vector product:
+    numpy's mean(axis=1) over so few columns is ~50x slower, and cost more
+    than decoding a FLAC window."""
+    channels = frames.shape[1]
+    return frames @ np.full(channels, 1 / channels, dtype=np.float32)
 
 
 def _check_complete(got: int, wanted: int, rate: int) -> None:
