@@ -6,7 +6,7 @@ DATA ?= ../shared/gtzan/audio
 EXTRA ?= ../shared/extra
 MUSIC ?=
 
-.PHONY: demo test train clean
+.PHONY: demo test train bench clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(VENV)/.dev
 
 train: $(VENV)/.dev
 	$(PY) -m training --data "$(DATA)" $(if $(EXTRA),--extra "$(EXTRA)")
+
+$(VENV)/.bench: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench
+	$(PY) -m benchmarks.speed $(if $(MUSIC),--music "$(MUSIC)") $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) demo build *.egg-info
