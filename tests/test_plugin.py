@@ -193,7 +193,7 @@ class TestGenrePolicy(GenreClfTestBase):
 
     def test_auto_min_confidence_is_the_models(self):
         plugin = self.setup_plugin(min_confidence="auto")
-        assert plugin.policy.min_confidence == MODEL.min_confidence
+        assert plugin._policy(plugin._labeller(base=False)).min_confidence == MODEL.min_confidence
 
     def test_map_translates_into_the_users_vocabulary(self):
         mapping = {label: [f"My {label}", "Mapped"] for label in MODEL.labels}

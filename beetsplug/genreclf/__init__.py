@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import mediafile
@@ -22,13 +24,17 @@ from beets.library import FileOperationError
 from beets.plugins import BeetsPlugin
 
 from .apply import (
+    APPLIED_FIELD,
     CONFIDENCE_FIELD,
     GENRE_FIELD,
     MODEL_FIELD,
     MODES,
+    SOURCE_FIELD,
     TOP_FIELD,
     GenrePolicy,
+    Labeller,
     interrupt_deferred,
+    joined,
     prediction_fields,
     shown_path,
     write_tags,
@@ -40,6 +46,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from .analysis import Analyzer, Outcome
+    from .learn import Example, Head
     from .model import GenreModel
 
 CUSTOM_TAGS = {
@@ -60,6 +67,7 @@ CUSTOM_TAGS = {
 
 
 _RESUME = "what was analysed is stored; run the command again to continue"
+HEAD_FILE = "genreclf-head.npz"  # the learned head, in the beets configuration folder
 
 
 class GenreClfPlugin(BeetsPlugin):
@@ -68,6 +76,8 @@ class GenreClfPlugin(BeetsPlugin):
         CONFIDENCE_FIELD: types.NullFloat(2),
         TOP_FIELD: types.STRING,
         MODEL_FIELD: types.STRING,
+        SOURCE_FIELD: types.STRING,
+        APPLIED_FIELD: types.STRING,
     }
 
     def __init__(self) -> None:
@@ -83,6 +93,12 @@ class GenreClfPlugin(BeetsPlugin):
                 "windows": 3,
                 "window_seconds": 30.0,
                 "custom_tags": False,
+                "learn": {
+                    "min_examples": 20,
+                    "labels": [],
+                    "map": {},
+                    "target_precision": 0.8,
+                },
             }
         )
         self._tag_fields = ["genres"]  # what we write into files
@@ -109,19 +125,18 @@ class GenreClfPlugin(BeetsPlugin):
         except ModelError as exc:
             raise ui.UserError(f"genreclf: {exc}") from exc
 
-    @cached_property
-    def policy(self) -> GenrePolicy:
+    def _policy(self, labeller: Labeller) -> GenrePolicy:
         mode = self.config["mode"].as_str()
         if mode not in MODES:
             raise ui.UserError(
                 f"genreclf: unknown mode '{mode}'; choose one of {', '.join(MODES)}"
             )
-        return GenrePolicy(mode, self._min_confidence(), self._label_map())
+        return GenrePolicy(mode, self._min_confidence(labeller), self._label_map())
 
-    def _min_confidence(self) -> float:
+    def _min_confidence(self, labeller: Labeller) -> float:
         value = self.config["min_confidence"].get()
         if value == "auto":
-            return self.model.min_confidence
+            return labeller.min_confidence
         try:
             threshold = float(value)
         except (TypeError, ValueError):
@@ -133,23 +148,66 @@ class GenreClfPlugin(BeetsPlugin):
             )
         return threshold
 
+    def _labeller(self, base: bool) -> Labeller:
+        """The learned head's labels unless ``base`` or there is none; a head
+        learned on another base model is set aside with a warning."""
+        base_labeller = Labeller(
+            self.model.labels, self.model.identity, "base", self.model.min_confidence
+        )
+        head = None if base else self._head()
+        if head is None:
+            return base_labeller
+        if head.base_model != self.model.identity:
+            self._log.warning(
+                "the learned genres were learned with model {}, not the current {}: "
+                "using the model's own genres; run `beet genreclf --learn` again",
+                head.base_model, self.model.identity,
+            )
+            return base_labeller
+        return Labeller(
+            head.labels, f"{self.model.identity}+{head.identity}", "learned",
+            head.min_confidence, head,
+        )
+
+    def _head(self) -> Head | None:
+        from .learn import Head, LearnError
+
+        path = self._head_path()
+        if not path.exists():
+            return None
+        try:
+            return Head.load(path)
+        except LearnError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
+
+    def _head_path(self) -> Path:
+        return Path(config.config_dir()) / HEAD_FILE
+
     def _label_map(self) -> dict[str, list[str]]:
         mapping = {}
         for label, genres in (self.config["map"].get(dict) or {}).items():
             mapping[label] = [genres] if isinstance(genres, str) else list(genres)
         return mapping
 
-    def _analyzer(self) -> Analyzer:
-        """Built per run, so a run's -j counts (the worker pool is reused)."""
+    @contextmanager
+    def _analyzer(self, lib: Library) -> Iterator[Analyzer]:
+        """Built per run, so a run's -j counts (the worker pool is reused),
+        with the library's analysis cache open."""
         from .analysis import Analyzer
         from .audio import WindowPolicy
+        from .cache import AnalysisCache, cache_file
 
         windows = WindowPolicy(
             window_seconds=self.config["window_seconds"].as_number(),
             max_windows=self.config["windows"].get(int),
         )
         jobs = self.config["jobs"].get(int) or os.cpu_count() or 1
-        return Analyzer(self.model, windows, jobs)
+        setup = f"{self.model.identity}|{windows.window_seconds}x{windows.max_windows}"
+        cache = AnalysisCache(cache_file(lib.path, Path(config.config_dir())), setup)
+        try:
+            yield Analyzer(self.model, windows, jobs, cache=cache)
+        finally:
+            cache.close()
 
     # The command.
 
@@ -175,6 +233,14 @@ class GenreClfPlugin(BeetsPlugin):
             help="do not write tags, only update the database",
         )
         parser.add_option(
+            "--learn", action="store_true", default=False,
+            help="learn your genres from the matching items that have some",
+        )
+        parser.add_option(
+            "--base", action="store_true", default=False,
+            help="predict the model's own genres even if you learned yours",
+        )
+        parser.add_option(
             "-j", "--jobs", type="int", default=None,
             help="worker processes (default: config genreclf.jobs, 0 = all cores)",
         )
@@ -184,15 +250,20 @@ class GenreClfPlugin(BeetsPlugin):
     def run_command(self, lib: Library, opts, args: list[str]) -> None:
         if opts.jobs is not None:
             self.config["jobs"] = opts.jobs
+        if opts.learn:
+            self.learn(lib, args)
+            return
         items = lib.items(args)
         summary = RunSummary(total=len(items))
         try:
             self.tag_items(
+                lib,
                 items,
                 summary,
                 write=ui.should_write(opts.write),
                 force=opts.force,
                 pretend=opts.pretend,
+                base=opts.base,
                 progress=True,
             )
         except KeyboardInterrupt:
@@ -212,12 +283,80 @@ class GenreClfPlugin(BeetsPlugin):
         for line in summary.lines():
             self._log.info("{}", line)
 
+    # Learning the user's genres.
+
+    def learn(self, lib: Library, query: list[str]) -> None:
+        """Fit a head on the matching items' genres; report its grouped
+        cross-validation; save it in the beets configuration folder."""
+        from .learn import LearnError, check_enough, choose_labels, fit_head
+
+        settings = self.config["learn"]
+        min_examples = settings["min_examples"].get(int)
+        tagged = [item for item in lib.items(query) if item.genres and not self._ours(item)]
+        labels, assigned = choose_labels(
+            [item.genres for item in tagged], min_examples,
+            settings["labels"].as_str_seq(), settings["map"].get(dict),
+        )
+        chosen = [(item, label) for item, label in zip(tagged, assigned) if label]
+        self._log.info(
+            "learning {} genres from {} of {} tagged items: {} (genres that genreclf "
+            "set are left out)",
+            len(labels), len(chosen), len(tagged), ", ".join(labels) or "none",
+        )
+        try:
+            check_enough([(label, _artist(item)) for item, label in chosen], labels, min_examples)
+            examples = self._embeddings(lib, chosen)
+            check_enough([(e.label, e.group) for e in examples], labels, min_examples)
+            head, evaluation = fit_head(
+                examples, labels, self.model.identity, settings["target_precision"].as_number()
+            )
+        except LearnError as exc:
+            raise ui.UserError(f"genreclf: cannot learn: {exc}") from exc
+        for line in evaluation.lines():
+            self._log.info("{}", line)
+        head.save(self._head_path())
+        self._log.info(
+            "saved {}; `beet genreclf` now predicts these genres (--base: the model's own)",
+            self._head_path(),
+        )
+
+    @staticmethod
+    def _ours(item: Item) -> bool:
+        """Whether the item's genres are still the ones genreclf set: a head
+        must not learn from its own (or the base model's) guesses."""
+        applied = item.get(APPLIED_FIELD)
+        return applied is not None and joined(item.genres) == applied
+
+    def _embeddings(self, lib: Library, chosen: list[tuple[Item, str]]) -> list[Example]:
+        from .learn import Example
+
+        summary = RunSummary(total=len(chosen))
+        examples = []
+        with self._analyzer(lib) as analyzer:
+            work = (((item, label), os.fsdecode(item.path)) for item, label in chosen)
+            for outcome in analyzer.analyse(work):
+                item, label = outcome.key
+                if outcome.prediction is None:
+                    self._log.error("{}: {}", shown_path(item.path), outcome.error)
+                    summary.failed[outcome.error] += 1
+                    continue
+                summary.analysed += 1
+                examples.append(Example(label, _artist(item), outcome.prediction.embedding))
+                if line := summary.progress_line():
+                    self._log.info("{}", line)
+            summary.from_cache = analyzer.cache.hits
+        self._log.info(
+            "embeddings: {} from the cache, {} decoded, {} failed",
+            summary.from_cache, summary.analysed - summary.from_cache, summary.failures,
+        )
+        return examples
+
     # The import stage: store now; tags are written once files are in place.
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         items = task.imported_items()
         summary = RunSummary(total=len(items))
-        self.tag_items(items, summary, write=False, force=False, pretend=False)
+        self.tag_items(session.lib, items, summary, write=False, force=False, pretend=False)
         self._unwritten.update(item.id for item in items if item.get(MODEL_FIELD))
 
     def write_imported(self, session: ImportSession, task: ImportTask) -> None:
@@ -237,30 +376,38 @@ class GenreClfPlugin(BeetsPlugin):
 
     def tag_items(
         self,
+        lib: Library,
         items: Iterable[Item],
         summary: RunSummary,
         write: bool,
         force: bool,
         pretend: bool,
+        base: bool = False,
         progress: bool = False,
     ) -> None:
         """Analyse ``items``, store their predictions and, if ``write``,
         write their tags, counting what happened in ``summary``. Each item is
-        stored as soon as it is done, so an interrupted run loses nothing."""
-        policy = self.policy  # a configuration error stops us before any work
-        work = self._work(items, force, summary)
-        for outcome in self._analyzer().analyse(work):
-            with interrupt_deferred():
-                self._apply(outcome, policy, write, pretend, summary)
-            if progress and (line := summary.progress_line()):
-                self._log.info("{}", line)
+        stored as soon as it is done, so an interrupted run loses nothing.
+        ``base``: the model's own genres even where the user's were learned."""
+        labeller = self._labeller(base)
+        policy = self._policy(labeller)  # a configuration error stops us before any work
+        work = self._work(items, labeller.identity, force, summary)
+        with self._analyzer(lib) as analyzer:
+            for outcome in analyzer.analyse(work):
+                with interrupt_deferred():
+                    self._apply(outcome, labeller, policy, write, pretend, summary)
+                    if write and not pretend:
+                        analyzer.cache.refresh(outcome.key.path)  # same audio, new tags
+                if progress and (line := summary.progress_line()):
+                    self._log.info("{}", line)
+            summary.from_cache = analyzer.cache.hits
 
     def _work(
-        self, items: Iterable[Item], force: bool, summary: RunSummary
+        self, items: Iterable[Item], identity: str, force: bool, summary: RunSummary
     ) -> Iterator[tuple[Item, str]]:
         """(item, plain path) for each item that needs analysing."""
         for item in items:
-            if not force and item.get(MODEL_FIELD) == self.model.identity:
+            if not force and item.get(MODEL_FIELD) == identity:
                 summary.skipped += 1
                 continue
             yield item, os.fsdecode(item.path)
@@ -268,6 +415,7 @@ class GenreClfPlugin(BeetsPlugin):
     def _apply(
         self,
         outcome: Outcome[Item],
+        labeller: Labeller,
         policy: GenrePolicy,
         write: bool,
         pretend: bool,
@@ -278,10 +426,12 @@ class GenreClfPlugin(BeetsPlugin):
             self._log.error("{}: {}", shown_path(item.path), outcome.error)
             summary.failed[outcome.error] += 1
             return
-        fields = prediction_fields(outcome.prediction, self.model.labels, self.model.identity)
+        fields = prediction_fields(labeller, outcome.prediction)
         genres = policy.genres_after(
             list(item.genres), fields[GENRE_FIELD], fields[CONFIDENCE_FIELD]
         )
+        if genres != list(item.genres):
+            fields[APPLIED_FIELD] = joined(genres)  # so --learn can tell them from yours
         tags_change = genres != list(item.genres) or len(self._tag_fields) > 1
         item.update({**fields, "genres": genres})
         if pretend:
@@ -302,3 +452,9 @@ class GenreClfPlugin(BeetsPlugin):
         except FileOperationError as exc:
             self._log.error("{}: tags not written: {}", shown_path(item.path), exc.reason)
             return False
+
+
+def _artist(item: Item) -> str:
+    """Who a track is by, for grouping folds (its folder when untagged)."""
+    name = item.albumartist or item.artist or os.path.dirname(os.fsdecode(item.path))
+    return name.casefold()

@@ -10,6 +10,7 @@ streamed: only a few batches are in flight however large the query.
 from __future__ import annotations
 
 import contextvars
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +23,7 @@ from joblib import Parallel, delayed, parallel_config
 
 from .audio import AudioError, WindowPolicy, decode_windows
 from .features import FeatureError, FeatureParams, segments_from_windows
+from .cache import AnalysisCache
 from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
@@ -29,10 +31,12 @@ Key = TypeVar("Key")
 
 @dataclass(frozen=True)
 class FileFeatures:
-    """A worker's answer for one file: segments, or why there are none."""
+    """A worker's answer for one file: segments, or why there are none (or,
+    for a file in the cache, its cached probabilities and embedding)."""
 
     segments: np.ndarray | None = None
     error: str | None = None
+    cached: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def extract_features(
@@ -65,11 +69,13 @@ class Analyzer:
         windows: WindowPolicy,
         jobs: int,
         extract: Callable[[str, FeatureParams, WindowPolicy], FileFeatures] = extract_features,
+        cache: AnalysisCache | None = None,
     ) -> None:
         self.model = model
         self.windows = windows
         self.jobs = jobs
         self.extract = extract  # what workers run on each path
+        self.cache = cache  # files found there are not decoded again
 
     def analyse(self, work: Iterable[tuple[Key, str]]) -> Iterator[Outcome[Key]]:
         """Yield an Outcome for each (key, path), in input order.
@@ -79,14 +85,21 @@ class Analyzer:
         beets can resolve library paths. Workers only ever see plain paths.
         """
         work = _in_context(iter(work), contextvars.copy_context())
-        for key, features in self._extract_all(work):
-            if features.segments is None:
+        for (key, path), features in self._extract_all(work):
+            if features.cached is not None:
+                yield Outcome(key, prediction=TrackPrediction(*features.cached))
+            elif features.segments is None:
                 yield Outcome(key, error=features.error)
             else:  # one track per call: batching tracks measured no faster
-                yield Outcome(key, prediction=self.model.predict_tracks([features.segments])[0])
+                prediction = self.model.predict_tracks([features.segments])[0]
+                if self.cache is not None:
+                    self.cache.put(os.fsencode(path), prediction.probabilities, prediction.embedding)
+                yield Outcome(key, prediction=prediction)
 
-    def _extract_all(self, work: Iterator[tuple[Key, str]]) -> Iterator[tuple[Key, FileFeatures]]:
-        """(key, features) in input order. A worker that dies costs only the
+    def _extract_all(
+        self, work: Iterator[tuple[Key, str]]
+    ) -> Iterator[tuple[tuple[Key, str], FileFeatures]]:
+        """((key, path), features) in input order. A worker that dies costs only the
         file that killed it: the files it shared the pool with are retried
         one at a time, and the run goes on with a fresh pool."""
         while True:
@@ -94,17 +107,20 @@ class Analyzer:
             try:
                 with self._pool(self.jobs) as parallel:
                     for features in parallel(self._tasks(work, in_flight)):
-                        key, _ = in_flight.popleft()
-                        yield key, features
+                        yield in_flight.popleft(), features
                 return
             except BrokenProcessPool:
                 for key, path in in_flight:
-                    yield key, self._extract_alone(path)
+                    yield (key, path), self._extract_alone(path)
 
     def _tasks(self, work: Iterator[tuple[Key, str]], in_flight: deque) -> Iterator:
         for key, path in work:
             in_flight.append((key, path))
-            yield delayed(self.extract)(path, self.model.params, self.windows)
+            cached = self.cache.get(os.fsencode(path)) if self.cache is not None else None
+            if cached is not None:  # a trivial task keeps the results in order
+                yield delayed(FileFeatures)(cached=cached)
+            else:
+                yield delayed(self.extract)(path, self.model.params, self.windows)
 
     def _extract_alone(self, path: str) -> FileFeatures:
         # Two jobs for one task: joblib would run a single job in this process.

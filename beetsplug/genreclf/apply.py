@@ -24,12 +24,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from beets.library import ReadError, WriteError
 from beets.util import displayable_path, syspath
 from mediafile import MediaFile, UnreadableFileError
 from mutagen.id3 import ID3
 
 if TYPE_CHECKING:
+    from .learn import Head
     from .model import TrackPrediction
 
 MODES = ("fill", "append", "replace", "off")
@@ -38,6 +40,8 @@ GENRE_FIELD = "genreclf_genre"
 CONFIDENCE_FIELD = "genreclf_confidence"
 TOP_FIELD = "genreclf_top"
 MODEL_FIELD = "genreclf_model"
+SOURCE_FIELD = "genreclf_source"
+APPLIED_FIELD = "genreclf_applied"  # the genres genreclf set, joined
 
 
 @dataclass(frozen=True)
@@ -61,17 +65,39 @@ class GenrePolicy:
         return current
 
 
-def prediction_fields(
-    prediction: TrackPrediction, labels: list[str], model_identity: str, top: int = 3
-) -> dict[str, Any]:
+def joined(genres: list[str]) -> str:
+    return "; ".join(genres)
+
+
+@dataclass(frozen=True)
+class Labeller:
+    """Which labels a prediction is read in: the base model's own, or those
+    of a head learned from the user's library (on the model's embedding)."""
+
+    labels: list[str]
+    identity: str  # stored in genreclf_model: a different one means re-analysis
+    source: str  # "base" or "learned"
+    min_confidence: float  # the recommended threshold for these labels
+    head: Head | None = None
+
+    def probabilities(self, prediction: TrackPrediction) -> np.ndarray:
+        if self.head is None:
+            return prediction.probabilities
+        return self.head.predict(prediction.embedding)
+
+
+def prediction_fields(labeller: Labeller, prediction: TrackPrediction, top: int = 3) -> dict[str, Any]:
     """The genreclf_* flexible attributes for a prediction."""
-    ranked = prediction.ranked(labels)
+    probabilities = labeller.probabilities(prediction)
+    order = np.argsort(-probabilities, kind="stable")
+    ranked = [(labeller.labels[i], float(probabilities[i])) for i in order]
     best_label, best_probability = ranked[0]
     return {
         GENRE_FIELD: best_label,
         CONFIDENCE_FIELD: round(best_probability, 4),
         TOP_FIELD: ", ".join(f"{label} {p:.2f}" for label, p in ranked[:top]),
-        MODEL_FIELD: model_identity,
+        MODEL_FIELD: labeller.identity,
+        SOURCE_FIELD: labeller.source,
     }
 
 

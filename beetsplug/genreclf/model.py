@@ -34,12 +34,7 @@ class TrackPrediction:
 
     probabilities: np.ndarray  # (n_labels,)
     embedding: np.ndarray  # (embedding_size,)
-    segment_probabilities: np.ndarray  # (n_segments, n_labels)
-
-    def ranked(self, labels: list[str]) -> list[tuple[str, float]]:
-        """(label, probability), most probable first."""
-        order = np.argsort(-self.probabilities, kind="stable")
-        return [(labels[i], float(self.probabilities[i])) for i in order]
+    segment_probabilities: np.ndarray | None = None  # (n_segments, n_labels); not cached
 
 
 class GenreModel:

@@ -14,6 +14,7 @@ class RunSummary:
     total: int
     analysed: int = 0
     skipped: int = 0
+    from_cache: int = 0  # analysed without decoding (see cache.py)
     failed: Counter = field(default_factory=Counter)  # reason -> files
     genres: Counter = field(default_factory=Counter)  # predicted label -> files
     started: float = field(default_factory=time.monotonic)
@@ -42,8 +43,9 @@ class RunSummary:
     def lines(self) -> list[str]:
         """The summary, one line per fact."""
         elapsed = _duration(time.monotonic() - self.started)
+        cached = f" ({self.from_cache} from the cache)" if self.from_cache else ""
         lines = [
-            f"analysed {self.analysed}, skipped {self.skipped} (already analysed), "
+            f"analysed {self.analysed}{cached}, skipped {self.skipped} (already analysed), "
             f"failed {self.failures} in {elapsed}"
         ]
         for reason, count in self.failed.most_common():

@@ -1,0 +1,287 @@
+"""Learn the user's genres: a small classifier on the base model's embedding.
+
+The library's already tagged tracks are the training data. Accuracy is
+estimated before anyone relies on the head, by cross-validation grouped by
+artist (no artist on both sides of a fold), and the head is saved with what
+it was learned from, so that a different base model invalidates it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HEAD_FORMAT = 1
+FOLDS = 5
+
+
+class LearnError(Exception):
+    """Too little or unsuitable data to learn from; the message says why."""
+
+
+@dataclass(frozen=True)
+class Example:
+    label: str
+    group: str  # artist: never on both sides of a fold
+    embedding: np.ndarray
+
+
+def choose_labels(
+    genres_per_item: Sequence[Sequence[str]],
+    min_examples: int,
+    wanted: Sequence[str] = (),
+    synonyms: dict[str, str] | None = None,
+) -> tuple[list[str], list[str | None]]:
+    """The label set, and each item's label (None: not a training example).
+
+    ``synonyms`` maps a genre to the label it counts as. The labels are
+    ``wanted`` if given, else every genre that is the first known genre of at
+    least ``min_examples`` items. An item's label is its first genre (after
+    synonyms) that is in the label set.
+    """
+    synonyms = {k.casefold(): v for k, v in (synonyms or {}).items()}
+
+    def canonical(genre: str) -> str:
+        return synonyms.get(genre.casefold(), genre)
+
+    mapped = [[canonical(g) for g in genres if g.strip()] for genres in genres_per_item]
+    if wanted:
+        labels = list(wanted)
+    else:
+        firsts = Counter(genres[0] for genres in mapped if genres)
+        labels = sorted(g for g, n in firsts.items() if n >= min_examples)
+    known = {label.casefold(): label for label in labels}
+    assigned = [next((known[g.casefold()] for g in genres if g.casefold() in known), None)
+                for genres in mapped]
+    return labels, assigned
+
+
+def check_enough(
+    labelled: Sequence[tuple[str, str]], labels: Sequence[str], min_examples: int
+) -> None:
+    """Refuse data that cannot give an honest estimate. ``labelled``: the
+    (label, artist) of each example."""
+    counts = Counter(label for label, _ in labelled)
+    short = [f"{label} ({counts[label]})" for label in labels if counts[label] < min_examples]
+    if len(labels) < 2:
+        raise LearnError(
+            f"need at least 2 genres with {min_examples} or more tagged tracks each; "
+            f"found {len(labels)} (lower genreclf.learn.min_examples or tag more tracks)"
+        )
+    if short:
+        raise LearnError(f"too few tracks (fewer than {min_examples}) for: {', '.join(short)}")
+    for label in labels:
+        artists = {group for known, group in labelled if known == label}
+        if len(artists) < 2:
+            raise LearnError(
+                f"'{label}' has tracks by only one artist: cross-validation by artist "
+                "cannot measure it"
+            )
+
+
+@dataclass
+class Evaluation:
+    """Grouped cross-validation of the head, on held-out predictions."""
+
+    labels: list[str]
+    folds: int
+    accuracy: float
+    macro_f1: float
+    per_label: dict[str, dict[str, float]]  # precision, recall, support
+    confusions: list[tuple[str, str, int]]  # (true, predicted, count), largest first
+    min_confidence: float
+    coverage: float  # share of held-out tracks at or above min_confidence
+    precision_above: float  # accuracy of those
+
+    def lines(self) -> list[str]:
+        lines = [
+            f"cross-validated by artist ({self.folds} folds): accuracy {self.accuracy:.0%}, "
+            f"macro-F1 {self.macro_f1:.0%}",
+            f"{'genre':<20} {'precision':>9} {'recall':>7} {'tracks':>6}",
+        ]
+        for label, m in self.per_label.items():
+            lines.append(
+                f"{label:<20} {m['precision']:>9.0%} {m['recall']:>7.0%} {int(m['support']):>6}"
+            )
+        if self.confusions:
+            lines.append(
+                "most confused: "
+                + ", ".join(f"{t} -> {p} ({n})" for t, p, n in self.confusions[:5])
+            )
+        lines.append(
+            f"min_confidence {self.min_confidence:.2f}: {self.coverage:.0%} of tracks get a "
+            f"genre, {self.precision_above:.0%} of those right"
+        )
+        return lines
+
+
+def make_classifier():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=0.5, class_weight="balanced", max_iter=2000)
+    )
+
+
+def cross_validate(
+    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, label_names: list[str],
+    target_precision: float, seed: int = 0,
+) -> tuple[Evaluation, np.ndarray]:
+    """Held-out probabilities of a fresh classifier per artist-disjoint fold;
+    returns the evaluation and those probabilities."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    folds = min(FOLDS, min(len(set(groups[labels == c])) for c in range(len(label_names))))
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    held_out = np.zeros((len(labels), len(label_names)))
+    for train, test in splitter.split(features, labels, groups):
+        classifier = make_classifier().fit(features[train], labels[train])
+        held_out[np.ix_(test, classifier.classes_)] = classifier.predict_proba(features[test])
+    return evaluate(held_out, labels, label_names, folds, target_precision), held_out
+
+
+def evaluate(
+    probabilities: np.ndarray, labels: np.ndarray, names: list[str], folds: int,
+    target_precision: float,
+) -> Evaluation:
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+    predicted = probabilities.argmax(axis=1)
+    indices = list(range(len(names)))
+    precision, recall, _, support = precision_recall_fscore_support(
+        labels, predicted, labels=indices, zero_division=0
+    )
+    matrix = confusion_matrix(labels, predicted, labels=indices)
+    confusions = sorted(
+        ((names[t], names[p], int(matrix[t, p])) for t in indices for p in indices
+         if t != p and matrix[t, p]),
+        key=lambda c: -c[2],
+    )
+    threshold, coverage, above = confidence_threshold(probabilities, labels, target_precision)
+    return Evaluation(
+        labels=names,
+        folds=folds,
+        accuracy=float((predicted == labels).mean()),
+        macro_f1=float(f1_score(labels, predicted, labels=indices, average="macro",
+                                zero_division=0)),
+        per_label={
+            name: {"precision": float(precision[i]), "recall": float(recall[i]),
+                   "support": int(support[i])}
+            for i, name in enumerate(names)
+        },
+        confusions=confusions,
+        min_confidence=threshold,
+        coverage=coverage,
+        precision_above=above,
+    )
+
+
+def confidence_threshold(
+    probabilities: np.ndarray, labels: np.ndarray, target_precision: float
+) -> tuple[float, float, float]:
+    """The lowest confidence above which held-out predictions are right at
+    least ``target_precision`` of the time (the most precise threshold that
+    keeps a tenth of the tracks if none reaches it). Returns (threshold,
+    coverage, precision above it)."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    order = np.argsort(-confidence, kind="stable")
+    kept = np.arange(1, len(order) + 1)
+    precision = np.cumsum(correct[order]) / kept
+    minimum = max(1, len(order) // 10)
+    reaching = np.flatnonzero((precision >= target_precision) & (kept >= minimum))
+    last = reaching[-1] if len(reaching) else minimum - 1 + int(np.argmax(precision[minimum - 1:]))
+    return float(confidence[order[last]]), float(kept[last] / len(order)), float(precision[last])
+
+
+@dataclass
+class Head:
+    """A fitted classifier from base-model embeddings to the user's labels,
+    stored as plain arrays (no pickles): standardise, then softmax(xW + b)."""
+
+    labels: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray  # (embedding_size, n_labels)
+    bias: np.ndarray  # (n_labels,)
+    base_model: str  # identity of the model whose embedding it reads
+    min_confidence: float
+    metadata: dict
+
+    @property
+    def identity(self) -> str:
+        digest = hashlib.sha256(self.weights.tobytes() + self.bias.tobytes()).hexdigest()
+        return f"learned@{digest[:8]}"
+
+    def predict(self, embedding: np.ndarray) -> np.ndarray:
+        logits = ((embedding - self.mean) / self.scale) @ self.weights + self.bias
+        exp = np.exp(logits - logits.max())
+        return exp / exp.sum()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        info = {"format": HEAD_FORMAT, "labels": self.labels, "base_model": self.base_model,
+                "min_confidence": self.min_confidence, **self.metadata}
+        partial = path.with_name(path.name + ".part")
+        with open(partial, "wb") as file:
+            np.savez(file, mean=self.mean, scale=self.scale, weights=self.weights,
+                     bias=self.bias, info=np.array(json.dumps(info)))
+        partial.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Head:
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                info = json.loads(str(stored["info"]))
+                arrays = {k: stored[k] for k in ("mean", "scale", "weights", "bias")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise LearnError(f"{path}: not a readable learned head ({exc})") from exc
+        if info.get("format") != HEAD_FORMAT:
+            raise LearnError(f"{path}: unknown head format {info.get('format')}")
+        labels, base, threshold = info.pop("labels"), info.pop("base_model"), info.pop(
+            "min_confidence")
+        return cls(labels, **arrays, base_model=base, min_confidence=threshold, metadata=info)
+
+
+def fit_head(
+    examples: Sequence[Example], labels: list[str], base_model: str, target_precision: float
+) -> tuple[Head, Evaluation]:
+    """Cross-validate, then fit on every example."""
+    features = np.stack([e.embedding for e in examples])
+    index = {label: i for i, label in enumerate(labels)}
+    targets = np.array([index[e.label] for e in examples])
+    groups = np.array([e.group for e in examples])
+    evaluation, _ = cross_validate(features, targets, groups, labels, target_precision)
+    pipeline = make_classifier().fit(features, targets)
+    scaler, classifier = pipeline[0], pipeline[-1]
+    weights, bias = classifier.coef_, classifier.intercept_
+    if len(labels) == 2:  # one logit z for the second label: softmax([-z/2, z/2])
+        weights, bias = np.vstack([-weights / 2, weights / 2]), np.array([-bias[0], bias[0]]) / 2
+    head = Head(
+        labels=labels,
+        mean=scaler.mean_.astype(np.float32),
+        scale=scaler.scale_.astype(np.float32),
+        weights=weights.T.astype(np.float32),
+        bias=bias.astype(np.float32),
+        base_model=base_model,
+        min_confidence=evaluation.min_confidence,
+        metadata={
+            "learned": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "tracks": len(examples),
+            "artists": len(set(groups)),
+            "tracks_per_label": dict(Counter(e.label for e in examples)),
+            "accuracy": evaluation.accuracy,
+            "macro_f1": evaluation.macro_f1,
+            "folds": evaluation.folds,
+        },
+    )
+    return head, evaluation

@@ -1,0 +1,199 @@
+"""Learning the user's genres (`beet genreclf --learn`) on a real library."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from beets import ui
+from beets.library import Item
+
+from beetsplug.genreclf import HEAD_FILE
+from beetsplug.genreclf.learn import Head, check_enough, choose_labels, confidence_threshold
+from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from tests.audiogen import write_track
+from tests.test_plugin import GenreClfTestBase
+
+MODEL = GenreModel(DEFAULT_MODEL_PATH)
+# The user's genres, each a style the generator can make; several artists each.
+USER_GENRES = {"Ambient": "chords", "Techno": "beats", "Noise": "noise"}
+ARTISTS_PER_GENRE, TRACKS_PER_ARTIST = 4, 2
+
+
+@pytest.fixture(scope="module")
+def labelled_audio(tmp_path_factory) -> Path:
+    """Tracks of each user genre by several artists, plus one untagged track
+    per genre by an artist not seen before."""
+    folder = tmp_path_factory.mktemp("labelled")
+    seed = 100
+    for genre, style in USER_GENRES.items():
+        for artist in range(ARTISTS_PER_GENRE + 1):
+            for track in range(TRACKS_PER_ARTIST):
+                seed += 1
+                write_track(folder / f"{genre}-{artist}-{track}.flac", style, 6.0, seed=seed)
+    return folder
+
+
+class LearnTestBase(GenreClfTestBase):
+    tagged: ClassVar[int] = len(USER_GENRES) * ARTISTS_PER_GENRE * TRACKS_PER_ARTIST
+
+    @pytest.fixture(autouse=True)
+    def _audio(self, labelled_audio: Path) -> None:
+        self.labelled_audio = labelled_audio
+
+    def setup_library(self) -> None:
+        """The plugin, and a library of the labelled tracks: the last artist
+        of each genre untagged."""
+        self.setup_plugin(learn={"min_examples": 6})
+        self.untagged: list[Item] = []
+        for path in sorted(self.labelled_audio.iterdir()):
+            genre, artist, _ = path.stem.split("-")
+            item = Item.from_path(path)
+            item.update({"artist": f"{genre} artist {artist}", "title": path.stem})
+            if int(artist) < ARTISTS_PER_GENRE:
+                item.genres = [genre]
+            else:
+                self.untagged.append(item)
+            self.lib.add(item)
+
+    def head_path(self) -> Path:
+        return Path(self.config.config_dir()) / HEAD_FILE
+
+    def messages(self, caplog) -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
+
+
+class TestLearn(LearnTestBase):
+    def test_learns_reports_grouped_cross_validation_and_saves_the_head(self, caplog):
+        self.setup_library()
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+
+        messages = self.messages(caplog)
+        assert messages[0].startswith(
+            f"learning 3 genres from {self.tagged} of {self.tagged} tagged items: "
+            "Ambient, Noise, Techno"
+        )
+        [report] = [m for m in messages if m.startswith("cross-validated by artist (4 folds)")]
+        accuracy = float(report.split("accuracy ")[1].split("%")[0])
+        assert accuracy >= 90  # the styles are easy to tell apart
+        assert any(m.startswith("Ambient ") for m in messages)
+        assert any(m.startswith("min_confidence ") for m in messages)
+        head = Head.load(self.head_path())
+        assert head.labels == ["Ambient", "Noise", "Techno"]
+        assert head.base_model == MODEL.identity
+        assert head.metadata["artists"] == len(USER_GENRES) * ARTISTS_PER_GENRE
+
+    def test_then_tags_the_rest_in_the_users_genres(self):
+        self.setup_library()
+        self.run_command("genreclf", "--learn")
+        self.run_command("genreclf", "-W")
+
+        for item in self.untagged:
+            item = self.lib.get_item(item.id)
+            assert item.genreclf_source == "learned"
+            assert item.genreclf_genre == item.title.split("-")[0]
+            assert item.genres == [item.genreclf_genre]
+            assert item.genreclf_model.startswith(MODEL.identity + "+learned@")
+
+    def test_base_flag_predicts_the_models_own_genres(self):
+        self.setup_library()
+        self.run_command("genreclf", "--learn")
+        self.run_command("genreclf", "-W", "--base")
+
+        item = self.lib.get_item(self.untagged[0].id)
+        assert item.genreclf_source == "base"
+        assert item.genreclf_genre in MODEL.labels
+        assert item.genreclf_model == MODEL.identity
+
+    def test_learning_then_tagging_and_relearning_decode_each_file_once(self, caplog):
+        """Re-learning after tagging reads the cache only, and leaves out the
+        genres that tagging filled in (the head must not learn from itself)."""
+        self.setup_library()
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+            self.run_command("genreclf", "-W")
+            self.run_command("genreclf", "--learn")
+
+        messages = self.messages(caplog)
+        assert f"embeddings: 0 from the cache, {self.tagged} decoded, 0 failed" in messages
+        assert any(
+            m.startswith(f"analysed {self.tagged + len(self.untagged)} "
+                         f"({self.tagged} from the cache)")
+            for m in messages
+        )
+        assert f"embeddings: {self.tagged} from the cache, 0 decoded, 0 failed" in messages
+
+    def test_genres_edited_after_genreclf_set_them_count_as_yours(self, caplog):
+        self.setup_library()
+        self.run_command("genreclf", "--learn")
+        self.run_command("genreclf", "-W")
+        edited = self.lib.get_item(self.untagged[0].id)
+        edited.genres = ["Noise"]
+        edited.store()
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+
+        assert self.messages(caplog)[0].startswith(
+            f"learning 3 genres from {self.tagged + 1} of {self.tagged + 1} tagged items"
+        )
+
+    def test_too_few_examples_is_refused_before_decoding(self, caplog):
+        self.setup_library()
+        self.config["genreclf"]["learn"]["min_examples"] = 50
+        with caplog.at_level(logging.INFO, "beets.genreclf"), pytest.raises(
+            ui.UserError, match="cannot learn: need at least 2 genres with 50 or more"
+        ):
+            self.run_command("genreclf", "--learn")
+        assert not any(m.startswith("embeddings:") for m in self.messages(caplog))
+        assert not self.head_path().exists()
+
+    def test_a_head_learned_on_another_model_is_set_aside(self, caplog):
+        self.setup_library()
+        self.run_command("genreclf", "--learn")
+        head = Head.load(self.head_path())
+        head.base_model = "other-model-1@00000000"
+        head.save(self.head_path())
+
+        with caplog.at_level(logging.WARNING, "beets.genreclf"):
+            self.run_command("genreclf", "-W")
+
+        assert any("learned with model other-model-1@00000000" in m and "--learn" in m
+                   for m in self.messages(caplog))
+        assert self.lib.get_item(self.untagged[0].id).genreclf_source == "base"
+
+
+class TestLabels:
+    def test_most_frequent_first_genres_with_enough_examples(self):
+        genres = [["Rock"], ["Rock", "Pop"], ["Jazz"], ["Pop", "Rock"], ["Rock"], ["Jazz"]]
+        labels, assigned = choose_labels(genres, min_examples=2)
+        assert labels == ["Jazz", "Rock"]
+        assert assigned == ["Rock", "Rock", "Jazz", "Rock", "Rock", "Jazz"]
+
+    def test_synonyms_merge_and_explicit_labels(self):
+        genres = [["Hip Hop"], ["rap"], ["Hip-Hop"], ["Soul"]]
+        synonyms = {"hip hop": "Hip-Hop", "Rap": "Hip-Hop"}
+        labels, assigned = choose_labels(genres, 3, synonyms=synonyms)
+        assert labels == ["Hip-Hop"] and assigned == ["Hip-Hop"] * 3 + [None]
+        labels, assigned = choose_labels(genres, 99, wanted=["Soul"], synonyms=synonyms)
+        assert labels == ["Soul"] and assigned == [None, None, None, "Soul"]
+
+    def test_a_genre_by_a_single_artist_is_refused(self):
+        labelled = [("A", "x"), ("A", "y"), ("B", "z"), ("B", "z")]
+        with pytest.raises(Exception, match="'B' has tracks by only one artist"):
+            check_enough(labelled, ["A", "B"], min_examples=2)
+
+
+def test_confidence_threshold_reaches_the_target_precision():
+    # Confidences 0.9, 0.85 ... 0.55, all predicting label 0: right, right,
+    # right, wrong, right, then wrong. Keeping the 5 most confident: 4 of 5 right.
+    probabilities = np.array([[c, 1 - c] for c in np.linspace(0.9, 0.55, 8)])
+    labels = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    threshold, coverage, precision = confidence_threshold(probabilities, labels, 0.75)
+    assert threshold == pytest.approx(0.7)
+    assert coverage == 5 / 8 and precision == pytest.approx(0.8)
