@@ -75,5 +75,5 @@ def make_corpus(folder: Path, sources: list[Path], count: int, link: bool = Fals
 
 def music_files(folder: Path) -> list[Path]:
     """Audio files under a user's ``--music`` folder, sorted."""
-    suffixes = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".wav", ".aif", ".aiff"}
+    suffixes = {".mp3", ".flac", ".ogg", ".opus", ".m4a", ".aac", ".wav", ".aif", ".aiff"}
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in suffixes)
