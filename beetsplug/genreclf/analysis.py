@@ -20,19 +20,29 @@ from typing import Generic, TypeVar
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from .audio import AudioError, WindowPolicy, decode_windows
-from .features import FeatureError, FeatureParams, segments_from_windows
+from .audio import AudioError, WindowPolicy, decode_timed_windows
+from .features import FeatureError, FeatureParams, segments_per_window
 from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
 
 
 @dataclass(frozen=True)
+class AnalysedWindow:
+    """A window that gave segments: where it starts, how many segments."""
+
+    start: float  # seconds
+    segments: int
+
+
+@dataclass(frozen=True)
 class FileFeatures:
-    """A worker's answer for one file: segments, or why there are none."""
+    """A worker's answer for one file: segments, or why there are none.
+    ``windows`` says which window each run of segments came from, in order."""
 
     segments: np.ndarray | None = None
     error: str | None = None
+    windows: tuple[AnalysedWindow, ...] = ()
 
 
 def extract_features(
@@ -40,8 +50,14 @@ def extract_features(
 ) -> FileFeatures:
     """Decode ``path`` and compute its MFCC segments (runs in a worker)."""
     try:
-        decoded = decode_windows(path, params.sample_rate, windows)
-        return FileFeatures(segments=segments_from_windows(decoded, params))
+        decoded = decode_timed_windows(path, params.sample_rate, windows)
+        parts = segments_per_window([samples for _, samples in decoded], params)
+        analysed = tuple(
+            AnalysedWindow(start, len(part))
+            for (start, _), part in zip(decoded, parts)
+            if len(part)
+        )
+        return FileFeatures(segments=np.concatenate(parts), windows=analysed)
     except (AudioError, FeatureError) as exc:
         return FileFeatures(error=str(exc))
     except Exception as exc:  # a decoder bug must cost this file only
@@ -53,6 +69,7 @@ class Outcome(Generic[Key]):
     key: Key
     prediction: TrackPrediction | None = None
     error: str | None = None
+    windows: tuple[AnalysedWindow, ...] = ()  # where the prediction's segments come from
 
 
 class Analyzer:
@@ -83,7 +100,8 @@ class Analyzer:
             if features.segments is None:
                 yield Outcome(key, error=features.error)
             else:  # one track per call: batching tracks measured no faster
-                yield Outcome(key, prediction=self.model.predict_tracks([features.segments])[0])
+                [prediction] = self.model.predict_tracks([features.segments])
+                yield Outcome(key, prediction=prediction, windows=features.windows)
 
     def _extract_all(self, work: Iterator[tuple[Key, str]]) -> Iterator[tuple[Key, FileFeatures]]:
         """(key, features) in input order. A worker that dies costs only the
