@@ -83,6 +83,7 @@ class GenreClfPlugin(BeetsPlugin):
                 "windows": 3,
                 "window_seconds": 30.0,
                 "custom_tags": False,
+                "explain_limit": 20,
             }
         )
         self._tag_fields = ["genres"]  # what we write into files
@@ -178,12 +179,29 @@ class GenreClfPlugin(BeetsPlugin):
             "-j", "--jobs", type="int", default=None,
             help="worker processes (default: config genreclf.jobs, 0 = all cores)",
         )
+        parser.add_option(
+            "--explain", action="store_true", default=False,
+            help="show each genre's probability per analysed window; store nothing "
+            "(at most genreclf.explain_limit items)",
+        )
+        parser.add_option(
+            "--stats", action="store_true", default=False,
+            help="show the predicted genres, their confidence and the items whose "
+            "genres disagree with a confident prediction (no audio is decoded)",
+        )
+        parser.add_option(
+            "--plot", metavar="FILE",
+            help="with --explain or --stats: also draw it into FILE (e.g. genres.png)",
+        )
         command.func = self.run_command
         return [command]
 
     def run_command(self, lib: Library, opts, args: list[str]) -> None:
         if opts.jobs is not None:
             self.config["jobs"] = opts.jobs
+        if opts.explain or opts.stats or opts.plot:
+            self._inspect(lib, opts, args)
+            return
         items = lib.items(args)
         summary = RunSummary(total=len(items))
         try:
@@ -207,6 +225,65 @@ class GenreClfPlugin(BeetsPlugin):
         self._report(summary)
         if summary.failures:
             raise ui.UserError(f"genreclf: {summary.failures} file(s) could not be analysed")
+
+    def _inspect(self, lib: Library, opts, args: list[str]) -> None:
+        """--explain and --stats: read-only views, printed and, with --plot, drawn."""
+        if opts.explain == opts.stats:
+            raise ui.UserError(
+                "genreclf: choose one of --explain and --stats"
+                if opts.explain
+                else "genreclf: --plot goes with --explain or --stats"
+            )
+        if opts.plot:
+            from .plots import require_matplotlib
+
+            require_matplotlib()  # before any work
+        if opts.stats:
+            self._stats(lib.items(args), opts.plot)
+        else:
+            self._explain(list(lib.items(args)), opts.plot)
+
+    def _stats(self, items: Iterable[Item], plot: str | None) -> None:
+        """Print (and plot) the stored predictions; no audio is decoded."""
+        from .stats import library_stats, stats_text
+
+        stats = library_stats(items, self.policy)
+        ui.print_(stats_text(stats, self.policy))
+        if plot and stats.analysed:
+            from .plots import save, stats_figure
+
+            save(stats_figure(stats), plot)
+            ui.print_(f"plot written to {plot}")
+
+    def _explain(self, items: list[Item], plot: str | None) -> None:
+        """Print (and plot) what the model hears in each item; store nothing."""
+        from .explain import explain, text_chart
+
+        limit = self.config["explain_limit"].get(int)
+        if len(items) > limit:
+            raise ui.UserError(
+                f"genreclf: --explain shows at most {limit} items and the query matches "
+                f"{len(items)}; narrow it or raise genreclf.explain_limit"
+            )
+        explanations, failures = [], 0
+        width = min(ui.term_width(), 100)
+        work = ((item, os.fsdecode(item.path)) for item in items)
+        for outcome in self._analyzer().analyse(work):
+            path = shown_path(outcome.key.path)
+            if outcome.prediction is None:
+                self._log.error("{}: {}", path, outcome.error)
+                failures += 1
+                continue
+            explanation = explain(path, outcome.prediction, outcome.windows, self.model.labels)
+            ui.print_(text_chart(explanation, width) + "\n")
+            explanations.append(explanation)
+        if plot and explanations:
+            from .plots import explanation_figure, save
+
+            save(explanation_figure(explanations), plot)
+            ui.print_(f"plot written to {plot}")
+        if failures:
+            raise ui.UserError(f"genreclf: {failures} file(s) could not be analysed")
 
     def _report(self, summary: RunSummary) -> None:
         for line in summary.lines():
