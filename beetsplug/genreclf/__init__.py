@@ -93,6 +93,7 @@ class GenreClfPlugin(BeetsPlugin):
                 "windows": 3,
                 "window_seconds": 30.0,
                 "custom_tags": False,
+                "explain_limit": 20,
                 "learn": {
                     "min_examples": 20,
                     "labels": [],
@@ -190,9 +191,9 @@ class GenreClfPlugin(BeetsPlugin):
         return mapping
 
     @contextmanager
-    def _analyzer(self, lib: Library) -> Iterator[Analyzer]:
+    def _analyzer(self, lib: Library, cached: bool = True) -> Iterator[Analyzer]:
         """Built per run, so a run's -j counts (the worker pool is reused),
-        with the library's analysis cache open."""
+        with the library's analysis cache open (unless not ``cached``)."""
         from .analysis import Analyzer
         from .audio import WindowPolicy
         from .cache import AnalysisCache, cache_file
@@ -202,6 +203,9 @@ class GenreClfPlugin(BeetsPlugin):
             max_windows=self.config["windows"].get(int),
         )
         jobs = self.config["jobs"].get(int) or os.cpu_count() or 1
+        if not cached:
+            yield Analyzer(self.model, windows, jobs)
+            return
         setup = f"{self.model.identity}|{windows.window_seconds}x{windows.max_windows}"
         cache = AnalysisCache(cache_file(lib.path, Path(config.config_dir())), setup)
         try:
@@ -244,6 +248,20 @@ class GenreClfPlugin(BeetsPlugin):
             "-j", "--jobs", type="int", default=None,
             help="worker processes (default: config genreclf.jobs, 0 = all cores)",
         )
+        parser.add_option(
+            "--explain", action="store_true", default=False,
+            help="show each genre's probability per analysed window; store nothing "
+            "(at most genreclf.explain_limit items)",
+        )
+        parser.add_option(
+            "--stats", action="store_true", default=False,
+            help="show the predicted genres, their confidence and the items whose "
+            "genres disagree with a confident prediction (no audio is decoded)",
+        )
+        parser.add_option(
+            "--plot", metavar="FILE",
+            help="with --explain or --stats: also draw it into FILE (e.g. genres.png)",
+        )
         command.func = self.run_command
         return [command]
 
@@ -252,6 +270,9 @@ class GenreClfPlugin(BeetsPlugin):
             self.config["jobs"] = opts.jobs
         if opts.learn:
             self.learn(lib, args)
+            return
+        if opts.explain or opts.stats or opts.plot:
+            self._inspect(lib, opts, args)
             return
         items = lib.items(args)
         summary = RunSummary(total=len(items))
@@ -278,6 +299,67 @@ class GenreClfPlugin(BeetsPlugin):
         self._report(summary)
         if summary.failures:
             raise ui.UserError(f"genreclf: {summary.failures} file(s) could not be analysed")
+
+    def _inspect(self, lib: Library, opts, args: list[str]) -> None:
+        """--explain and --stats: read-only views, printed and, with --plot, drawn."""
+        if opts.explain == opts.stats:
+            raise ui.UserError(
+                "genreclf: choose one of --explain and --stats"
+                if opts.explain
+                else "genreclf: --plot goes with --explain or --stats"
+            )
+        if opts.plot:
+            from .plots import require_matplotlib
+
+            require_matplotlib()  # before any work
+        if opts.stats:
+            self._stats(lib.items(args), opts.plot)
+        else:
+            self._explain(lib, list(lib.items(args)), opts.plot)
+
+    def _stats(self, items: Iterable[Item], plot: str | None) -> None:
+        """Print (and plot) the stored predictions; no audio is decoded."""
+        from .stats import library_stats, stats_text
+
+        policy = self._policy(self._labeller(base=False))
+        stats = library_stats(items, policy)
+        ui.print_(stats_text(stats, policy))
+        if plot and stats.analysed:
+            from .plots import save, stats_figure
+
+            save(stats_figure(stats), plot)
+            ui.print_(f"plot written to {plot}")
+
+    def _explain(self, lib: Library, items: list[Item], plot: str | None) -> None:
+        """Print (and plot) what the model hears in each item; store nothing."""
+        from .explain import explain, text_chart
+
+        limit = self.config["explain_limit"].get(int)
+        if len(items) > limit:
+            raise ui.UserError(
+                f"genreclf: --explain shows at most {limit} items and the query matches "
+                f"{len(items)}; narrow it or raise genreclf.explain_limit"
+            )
+        explanations, failures = [], 0
+        width = min(ui.term_width(), 100)
+        work = ((item, os.fsdecode(item.path)) for item in items)
+        with self._analyzer(lib, cached=False) as analyzer:  # per-window detail is not cached
+            for outcome in analyzer.analyse(work):
+                path = shown_path(outcome.key.path)
+                if outcome.prediction is None:
+                    self._log.error("{}: {}", path, outcome.error)
+                    failures += 1
+                    continue
+                explanation = explain(path, outcome.prediction, outcome.windows, self.model.labels)
+                ui.print_(text_chart(explanation, width) + "\n")
+                explanations.append(explanation)
+        if plot and explanations:
+            from .plots import explanation_figure, save
+
+            save(explanation_figure(explanations), plot)
+            ui.print_(f"plot written to {plot}")
+        if failures:
+            raise ui.UserError(f"genreclf: {failures} file(s) could not be analysed")
 
     def _report(self, summary: RunSummary) -> None:
         for line in summary.lines():

@@ -21,21 +21,31 @@ from typing import Generic, TypeVar
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from .audio import AudioError, WindowPolicy, decode_windows
-from .features import FeatureError, FeatureParams, segments_from_windows
+from .audio import AudioError, WindowPolicy, decode_timed_windows
 from .cache import AnalysisCache
+from .features import FeatureError, FeatureParams, segments_per_window
 from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
 
 
 @dataclass(frozen=True)
+class AnalysedWindow:
+    """A window that gave segments: where it starts, how many segments."""
+
+    start: float  # seconds
+    segments: int
+
+
+@dataclass(frozen=True)
 class FileFeatures:
     """A worker's answer for one file: segments, or why there are none (or,
-    for a file in the cache, its cached probabilities and embedding)."""
+    for a file in the cache, its cached probabilities and embedding).
+    ``windows`` says which window each run of segments came from, in order."""
 
     segments: np.ndarray | None = None
     error: str | None = None
+    windows: tuple[AnalysedWindow, ...] = ()
     cached: tuple[np.ndarray, np.ndarray] | None = None
 
 
@@ -44,8 +54,14 @@ def extract_features(
 ) -> FileFeatures:
     """Decode ``path`` and compute its MFCC segments (runs in a worker)."""
     try:
-        decoded = decode_windows(path, params.sample_rate, windows)
-        return FileFeatures(segments=segments_from_windows(decoded, params))
+        decoded = decode_timed_windows(path, params.sample_rate, windows)
+        parts = segments_per_window([samples for _, samples in decoded], params)
+        analysed = tuple(
+            AnalysedWindow(start, len(part))
+            for (start, _), part in zip(decoded, parts)
+            if len(part)
+        )
+        return FileFeatures(segments=np.concatenate(parts), windows=analysed)
     except (AudioError, FeatureError) as exc:
         return FileFeatures(error=str(exc))
     except Exception as exc:  # a decoder bug must cost this file only
@@ -57,6 +73,7 @@ class Outcome(Generic[Key]):
     key: Key
     prediction: TrackPrediction | None = None
     error: str | None = None
+    windows: tuple[AnalysedWindow, ...] = ()  # where the prediction's segments come from
 
 
 class Analyzer:
@@ -91,10 +108,10 @@ class Analyzer:
             elif features.segments is None:
                 yield Outcome(key, error=features.error)
             else:  # one track per call: batching tracks measured no faster
-                prediction = self.model.predict_tracks([features.segments])[0]
+                [prediction] = self.model.predict_tracks([features.segments])
                 if self.cache is not None:
                     self.cache.put(os.fsencode(path), prediction.probabilities, prediction.embedding)
-                yield Outcome(key, prediction=prediction)
+                yield Outcome(key, prediction=prediction, windows=features.windows)
 
     def _extract_all(
         self, work: Iterator[tuple[Key, str]]

@@ -50,6 +50,13 @@ def decode_windows(
     """The windows of ``path`` chosen by ``policy``, mono at ``sample_rate``.
 
     Raises AudioError for anything that is not complete, finite audio."""
+    return [samples for _, samples in decode_timed_windows(path, sample_rate, policy)]
+
+
+def decode_timed_windows(
+    path: str | bytes | Path, sample_rate: int, policy: WindowPolicy
+) -> list[tuple[float, np.ndarray]]:
+    """(start in seconds, samples) of each window, as :func:`decode_windows`."""
     path = Path(os.fsdecode(path))  # any bytes, via surrogate escapes
     if not path.is_file():
         raise AudioError("file not found")
@@ -59,10 +66,13 @@ def decode_windows(
         windows = _decode_with_soundfile(path, policy)
     except _NotForSoundfile:
         windows = _decode_with_pyav(path, policy)
-    native_rate, raw = windows
+    native_rate, starts, raw = windows
     if not all(np.isfinite(window).all() for window in raw):
         raise AudioError("the audio contains NaN or infinite samples")
-    return [_resample(window, native_rate, sample_rate) for window in raw]
+    return [
+        (start, _resample(window, native_rate, sample_rate))
+        for start, window in zip(starts, raw)
+    ]
 
 
 def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -77,7 +87,7 @@ class _NotForSoundfile(Exception):
 
 def _decode_with_soundfile(
     path: Path, policy: WindowPolicy
-) -> tuple[int, list[np.ndarray]]:
+) -> tuple[int, list[float], list[np.ndarray]]:
     import soundfile
 
     try:  # bytes: soundfile would encode a str path strictly as UTF-8
@@ -88,8 +98,9 @@ def _decode_with_soundfile(
         rate = sound.samplerate
         if sound.frames <= 0:
             raise AudioError("no audio samples")
+        spans = policy.spans(sound.frames / rate)
         windows = []
-        for start, length in policy.spans(sound.frames / rate):
+        for start, length in spans:
             wanted = int(length * rate)
             try:
                 sound.seek(int(start * rate))
@@ -98,7 +109,7 @@ def _decode_with_soundfile(
                 raise AudioError(f"cannot decode: {_plain(exc)}") from exc
             _check_complete(len(data), wanted, rate)
             windows.append(_downmix(data))
-    return rate, windows
+    return rate, [start for start, _ in spans], windows
 
 
 def _downmix(frames: np.ndarray) -> np.ndarray:
@@ -118,7 +129,9 @@ def _check_complete(got: int, wanted: int, rate: int) -> None:
         )
 
 
-def _decode_with_pyav(path: Path, policy: WindowPolicy) -> tuple[int, list[np.ndarray]]:
+def _decode_with_pyav(
+    path: Path, policy: WindowPolicy
+) -> tuple[int, list[float], list[np.ndarray]]:
     # A file object: PyAV takes no bytes path, and names need not be UTF-8.
     try:
         source = open(path, "rb")
@@ -128,7 +141,9 @@ def _decode_with_pyav(path: Path, policy: WindowPolicy) -> tuple[int, list[np.nd
         return _decode_container(source, policy)
 
 
-def _decode_container(source, policy: WindowPolicy) -> tuple[int, list[np.ndarray]]:
+def _decode_container(
+    source, policy: WindowPolicy
+) -> tuple[int, list[float], list[np.ndarray]]:
     import av
 
     try:
@@ -144,17 +159,17 @@ def _decode_container(source, policy: WindowPolicy) -> tuple[int, list[np.ndarra
         rate = stream.rate or stream.codec_context.sample_rate
         if not rate:
             raise AudioError("audio stream has no sample rate")
-        duration = _pyav_duration(container, stream)
+        spans = policy.spans(_pyav_duration(container, stream))
         try:
             windows = [
                 _pyav_window(container, stream, rate, start, length)
-                for start, length in policy.spans(duration)
+                for start, length in spans
             ]
         except av.FFmpegError as exc:
             raise AudioError(f"cannot decode: {_plain(exc)}") from exc
     if not any(len(window) for window in windows):
         raise AudioError("no audio samples")
-    return rate, windows
+    return rate, [start for start, _ in spans], windows
 
 
 def _pyav_duration(container, stream) -> float:

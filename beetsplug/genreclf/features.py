@@ -109,23 +109,33 @@ def segments_from_windows(
 ) -> np.ndarray:
     """Segments of every decoded window of a track, stacked.
 
-    Windows shorter than ``min_frames`` are ignored as long as another window
-    yields segments. Digital silence has no genre: it raises FeatureError.
-    Returns (n_segments, frames, n_mfcc).
+    Returns (n_segments, frames, n_mfcc); see :func:`segments_per_window`.
+    """
+    return np.concatenate(segments_per_window(windows, params))
+
+
+def segments_per_window(
+    windows: list[np.ndarray], params: FeatureParams
+) -> list[np.ndarray]:
+    """The segments of each decoded window of a track, (n, frames, n_mfcc) each.
+
+    A window shorter than ``min_frames`` gets no segments (an empty array) as
+    long as another window yields some, and so does a short tail window next
+    to full ones. Digital silence has no genre: it raises FeatureError.
     """
     if all(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK for window in windows):
         raise FeatureError("the audio is silent")
-    parts = []
+    parts: list[np.ndarray | None] = []
     for window in windows:
         try:
             parts.append(split_segments(mfcc_sequence(window, params), params))
         except FeatureError:
             if len(windows) == 1:
                 raise
-    if not parts:
+            parts.append(None)
+    lengths = {part.shape[1] for part in parts if part is not None}
+    if not lengths:
         raise FeatureError("no window long enough to analyse")
-    lengths = {part.shape[1] for part in parts}
-    if len(lengths) > 1:  # a short tail window next to full ones: drop it
-        full = max(lengths)
-        parts = [part for part in parts if part.shape[1] == full]
-    return np.concatenate(parts)
+    full = max(lengths)
+    none = np.empty((0, full, params.n_mfcc), np.float32)
+    return [part if part is not None and part.shape[1] == full else none for part in parts]

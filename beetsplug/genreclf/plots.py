@@ -1,0 +1,115 @@
+"""Figures for ``--explain`` and ``--stats`` (``--plot FILE.png``).
+
+matplotlib is an optional extra (``pip install 'beets-genreclf[plot]'``); it
+is imported only here, when a figure is asked for, and draws off-screen (Agg).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+from beets import ui
+
+from .explain import Explanation, minutes
+from .stats import CONFIDENCE_EDGES, LibraryStats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+INSTALL_HINT = "genreclf: --plot needs matplotlib: pip install 'beets-genreclf[plot]'"
+CELL_INCHES = 0.32  # height of one genre row
+DARK_CELL = 0.55  # cells above this probability get white text
+
+
+def require_matplotlib() -> None:
+    """Raise a UserError that says how to install matplotlib if it is missing."""
+    _new_figure()
+
+
+def _new_figure(**options) -> Figure:
+    try:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure
+    except ImportError as exc:
+        raise ui.UserError(INSTALL_HINT) from exc
+    figure = matplotlib.figure.Figure(**options)
+    matplotlib.backends.backend_agg.FigureCanvasAgg(figure)  # off-screen, no pyplot state
+    return figure
+
+
+def explanation_figure(explanations: list[Explanation]) -> Figure:
+    """One heat map per track: genres (rows, most probable first) over its
+    windows (columns, by start time) and the overall prediction."""
+    rows = len(explanations[0].labels)
+    height = len(explanations) * (rows * CELL_INCHES + 1.4)
+    figure = _new_figure(figsize=(7.5, height), layout="constrained")
+    axes = figure.subplots(len(explanations), 1, squeeze=False)[:, 0]
+    for ax, explanation in zip(axes, explanations):
+        image = _heat_map(ax, explanation)
+    figure.colorbar(image, ax=list(axes), label="probability", shrink=min(1.0, 4 / height))
+    return figure
+
+
+def _heat_map(ax, explanation: Explanation):
+    values = np.column_stack([explanation.window_probabilities.T, explanation.overall])
+    image = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    for (row, column), value in np.ndenumerate(values):
+        color = "black" if value > DARK_CELL else "white"
+        ax.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8, color=color)
+    n_windows = len(explanation.window_starts)
+    ax.axvline(n_windows - 0.5, color="white", linewidth=3)  # windows | overall
+    ax.set_xticks(range(n_windows + 1), [*map(minutes, explanation.window_starts), "overall"])
+    ax.set_yticks(range(len(explanation.labels)), explanation.labels)
+    ax.set_xlabel("window start (m:ss)")
+    ax.set_ylabel("genre")
+    label, confidence = explanation.top
+    ax.set_title(f"{os.path.basename(explanation.path)}: {label} {confidence:.0%}", fontsize=10)
+    return image
+
+
+def stats_figure(stats: LibraryStats) -> Figure:
+    """Predicted genres (one bar per genre) and the confidence histogram."""
+    genres = [label for label, _ in stats.genres.most_common()][::-1]  # most on top
+    height = max(3.0, len(genres) * CELL_INCHES + 1.5)
+    figure = _new_figure(figsize=(10, height), layout="constrained")
+    by_genre, by_confidence = figure.subplots(1, 2, width_ratios=(3, 2))
+    _genre_bars(by_genre, stats, genres)
+    _confidence_bars(by_confidence, stats)
+    figure.suptitle(f"{stats.analysed} analysed items")
+    return figure
+
+
+def _genre_bars(ax, stats: LibraryStats, genres: list[str]) -> None:
+    counts = [stats.genres[label] for label in genres]
+    bars = ax.barh(genres, counts, color="tab:blue")
+    means = [stats.confidence_sums[label] / stats.genres[label] for label in genres]
+    ax.bar_label(bars, [f"{n}  (mean conf. {m:.2f})" for n, m in zip(counts, means)],
+                 padding=3, fontsize=8)
+    ax.set_xlim(0, max(counts) * 1.45)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlabel("items")
+    ax.set_ylabel("predicted genre")
+
+
+def _confidence_bars(ax, stats: LibraryStats) -> None:
+    edges = np.array(CONFIDENCE_EDGES)
+    ax.bar(edges[:-1], stats.confidence_bins, width=np.diff(edges), align="edge",
+           color="tab:gray", edgecolor="white")
+    ax.axvline(stats.min_confidence, color="tab:red", linestyle="--",
+               label=f"min_confidence {stats.min_confidence:g}")
+    ax.set_xticks(edges)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("confidence (probability of the top genre)")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel("items")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def save(figure: Figure, path: str) -> None:
+    """Write ``figure`` (format from the extension: png, svg, pdf...)."""
+    try:
+        figure.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:
+        raise ui.UserError(f"genreclf: cannot write the plot {path}: {exc}") from exc

@@ -1,0 +1,154 @@
+"""The library's predictions at a glance, from the database alone (no audio).
+
+Counts and confidence of the stored predictions, and the items whose own
+``genres`` disagree with a confident prediction (likely mis-tagged), with a
+``beet ls`` query that lists exactly those.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import shlex
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from beets.dbcore.types import MULTI_VALUE_DELIMITER
+
+from .apply import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
+from .explain import bar
+
+CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+BAR_WIDTH = 30
+GENRES_WIDTH = 24  # longer current genres are cut in the disagreement list
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    item_id: int
+    confidence: float
+    predicted: str
+    genres: list[str]
+    artist: str
+    title: str
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    items: int  # matched by the query, analysed or not
+    genres: Counter  # predicted label -> items
+    confidence_sums: Counter  # predicted label -> sum of confidences
+    confidence_bins: list[int]  # items per CONFIDENCE_EDGES interval
+    min_confidence: float
+    disagreements: list[Disagreement]  # most confident first
+
+    @property
+    def analysed(self) -> int:
+        return sum(self.genres.values())
+
+
+def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
+    """Statistics of the stored predictions of ``items``."""
+    genres: Counter = Counter()
+    confidence_sums: Counter = Counter()
+    bins = [0] * (len(CONFIDENCE_EDGES) - 1)
+    disagreements = []
+    count = 0
+    for item in items:
+        count += 1
+        label, confidence = item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD)
+        if not label or confidence is None:
+            continue
+        genres[label] += 1
+        confidence_sums[label] += confidence
+        bins[bisect.bisect_right(CONFIDENCE_EDGES[1:-1], confidence)] += 1
+        if confidence >= policy.min_confidence and _disagrees(item.genres, label, policy):
+            disagreements.append(
+                Disagreement(item.id, confidence, label, list(item.genres), item.artist, item.title)
+            )
+    disagreements.sort(key=lambda d: -d.confidence)
+    return LibraryStats(count, genres, confidence_sums, bins, policy.min_confidence, disagreements)
+
+
+def accepted_genres(label: str, policy: GenrePolicy) -> list[str]:
+    """The genres that agree with ``label``: the label and what ``map`` makes of it."""
+    return list(dict.fromkeys([label, *policy.mapped(label)]))
+
+
+def _disagrees(genres: list[str], label: str, policy: GenrePolicy) -> bool:
+    accepted = {genre.lower() for genre in accepted_genres(label, policy)}
+    return bool(genres) and not any(genre.lower() in accepted for genre in genres)
+
+
+def disagreement_query(stats: LibraryStats, policy: GenrePolicy) -> list[str]:
+    """``beet ls`` arguments that list exactly ``stats.disagreements``: per
+    predicted label, confident items whose ``genres`` hold none of its
+    accepted genres (an element match on the stored multi-value string)."""
+    separator = re.escape(MULTI_VALUE_DELIMITER)
+    labels = sorted({d.predicted for d in stats.disagreements})
+    parts: list[str] = []
+    for label in labels:
+        names = "|".join(map(re.escape, accepted_genres(label, policy)))
+        parts += [
+            *([","] if parts else []),
+            f"{CONFIDENCE_FIELD}:{stats.min_confidence}..",
+            f"{GENRE_FIELD}::^{re.escape(label)}$",
+            "genres::.",
+            f"^genres::(?i)(^|{separator})({names})({separator}|$)",
+        ]
+    return parts
+
+
+def stats_text(stats: LibraryStats, policy: GenrePolicy) -> str:
+    """Genre counts, the confidence histogram and the disagreement list."""
+    lines = [f"{stats.items} items, {stats.analysed} analysed", ""]
+    if stats.analysed:
+        lines += _genre_table(stats) + [""] + _confidence_table(stats) + [""]
+    lines += _disagreement_list(stats, policy)
+    return "\n".join(lines)
+
+
+def _genre_table(stats: LibraryStats) -> list[str]:
+    width = max(len(label) for label in [*stats.genres, "predicted genre"])
+    lines = [f"{'predicted genre':<{width}}  items  share  mean confidence"]
+    for label, count in stats.genres.most_common():
+        share = count / stats.analysed
+        mean = stats.confidence_sums[label] / count
+        lines.append(
+            f"{label:<{width}}  {count:>5}  {share:>5.0%}  {mean:>15.2f}  {bar(share, BAR_WIDTH)}"
+        )
+    return [line.rstrip() for line in lines]
+
+
+def _confidence_table(stats: LibraryStats) -> list[str]:
+    lines = ["confidence  items  share"]
+    for low, high, count in zip(CONFIDENCE_EDGES, CONFIDENCE_EDGES[1:], stats.confidence_bins):
+        share = count / stats.analysed
+        interval = f"{low:.1f}–{high:.1f}"
+        lines.append(f"{interval:<10}  {count:>5}  {share:>5.0%}  {bar(share, BAR_WIDTH)}")
+    return [line.rstrip() for line in lines]
+
+
+def _disagreement_list(stats: LibraryStats, policy: GenrePolicy) -> list[str]:
+    threshold = f"confidence ≥ {stats.min_confidence:g}"
+    if not stats.disagreements:
+        return [f"no item's genres disagree with a prediction at {threshold}"]
+    width = max(len(label) for label in [*stats.genres, "predicted"]) + 2
+    lines = [
+        f"{len(stats.disagreements)} items whose genres disagree with a prediction "
+        f"at {threshold}:",
+        f"confidence  {'predicted':<{width}}{'current genres':<{GENRES_WIDTH + 2}}artist - title",
+    ]
+    for d in stats.disagreements:
+        genres = _cut("; ".join(d.genres), GENRES_WIDTH)
+        lines.append(
+            f"{d.confidence:>10.2f}  {d.predicted:<{width}}{genres:<{GENRES_WIDTH + 2}}"
+            f"{d.artist} - {d.title}"
+        )
+    query = " ".join(map(shlex.quote, ["beet", "ls", *disagreement_query(stats, policy)]))
+    return [*lines, "", f"list them: {query}"]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

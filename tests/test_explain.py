@@ -1,0 +1,280 @@
+"""--explain, --stats and --plot: a real library, generated audio, the shipped model."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections import Counter
+
+import numpy as np
+import pytest
+from beets import ui
+
+from beetsplug.genreclf import plots
+from beetsplug.genreclf.analysis import Analyzer
+from beetsplug.genreclf.audio import WindowPolicy
+from beetsplug.genreclf.explain import explain
+from beetsplug.genreclf.features import FeatureParams, segments_per_window
+from tests.audiogen import synthesize, write_audio
+from tests.test_plugin import MODEL, GenreClfTestBase, file_genres
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# 12 s tracks in two windows of 4 s, from 2.67 s and 5.33 s: one segment each.
+TWO_WINDOWS = {"windows": 2, "window_seconds": 4.0}
+
+
+def chart_rows(output: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The column headers and {label: cells} of the first --explain chart."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  genre "))
+    headers = lines[start].split()[1:]
+    rows = {}
+    for line in lines[start + 1 : start + 1 + len(MODEL.labels)]:
+        label, rest = line.split(maxsplit=1)
+        rows[label] = re.findall(r"\d+%", rest)
+    return headers, rows
+
+
+class TestExplain(GenreClfTestBase):
+    def test_one_row_per_label_one_column_per_window_and_overall(self, capsys):
+        self.setup_plugin(**TWO_WINDOWS)
+        [item] = self.add_tracks("chords.flac")
+
+        self.run_command("genreclf", "--explain")
+
+        output = capsys.readouterr().out
+        headers, rows = chart_rows(output)
+        assert output.startswith(str(self.music / "chords.flac"))
+        assert headers == ["0:02", "0:05", "overall"]
+        assert sorted(rows) == sorted(MODEL.labels)
+        assert all(len(cells) == 3 for cells in rows.values())
+        overall = [int(cells[-1][:-1]) for cells in rows.values()]
+        assert overall == sorted(overall, reverse=True)  # most probable first
+        assert max(len(line) for line in output.splitlines()) <= 80
+
+    def test_stores_and_writes_nothing(self, capsys):
+        self.setup_plugin()
+        self.config["import"]["write"] = True
+        [item] = self.add_tracks("beats.mp3")
+        before = (self.music / "beats.mp3").read_bytes()
+
+        self.run_command("genreclf", "--explain", "--write")
+
+        assert "overall" in capsys.readouterr().out
+        assert item.id not in self.analysed_ids()
+        assert self.reloaded(item).genres == []
+        assert (self.music / "beats.mp3").read_bytes() == before
+        assert file_genres(item.path) == []
+
+    def test_overall_is_what_tagging_stores(self, capsys):
+        self.setup_plugin()
+        [item] = self.add_tracks("noise.ogg")
+        self.run_command("genreclf", "--explain")
+        header = capsys.readouterr().out.splitlines()[1]
+
+        self.run_command("genreclf", "-W")
+
+        item = self.reloaded(item)
+        assert header.startswith(f"  {item.genreclf_genre} {item.genreclf_confidence:.0%} overall")
+
+    def test_refuses_more_items_than_the_limit(self):
+        self.setup_plugin(explain_limit=1)
+        self.add_tracks("chords.flac", "beats.flac")
+
+        with pytest.raises(ui.UserError, match="at most 1 items and the query matches 2"):
+            self.run_command("genreclf", "--explain")
+
+    def test_a_bad_file_is_reported_and_the_others_explained(self, capsys):
+        self.setup_plugin()
+        self.add_tracks("chords.wav", "beats.wav")
+        (self.music / "beats.wav").write_bytes(b"not audio" * 100)
+
+        with pytest.raises(ui.UserError, match="1 file"):
+            self.run_command("genreclf", "--explain")
+
+        assert capsys.readouterr().out.startswith(str(self.music / "chords.wav"))
+
+
+def test_windows_of_different_music_get_different_probabilities(tmp_path):
+    """Chords then beats: each window sounds like its own half, not like the mix."""
+    mixed = np.concatenate([synthesize("chords", 16, seed=1), synthesize("beats", 16, seed=2)])
+    paths = {
+        "mixed": write_audio(tmp_path / "mixed.flac", mixed),
+        "chords": write_audio(tmp_path / "chords.flac", synthesize("chords", 32, seed=1)),
+        "beats": write_audio(tmp_path / "beats.flac", synthesize("beats", 32, seed=2)),
+    }
+    analyzer = Analyzer(MODEL, WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
+
+    found = {
+        name: explain(name, outcome.prediction, outcome.windows, MODEL.labels)
+        for name, outcome in zip(paths, analyzer.analyse((n, str(p)) for n, p in paths.items()))
+    }
+
+    first, second = found["mixed"].window_probabilities
+    assert found["mixed"].window_starts == [8.0, 16.0]  # 8-16 s chords, 16-24 s beats
+    assert np.abs(first - second).sum() > 0.5
+    top = {name: explanation.top[0] for name, explanation in found.items()}
+    labels = found["mixed"].labels
+    assert [labels[np.argmax(first)], labels[np.argmax(second)]] == [top["chords"], top["beats"]]
+    assert found["mixed"].overall == pytest.approx((first + second) / 2, abs=1e-6)
+
+
+def test_segments_per_window_keeps_each_windows_count():
+    params = FeatureParams()
+    rate = params.sample_rate
+    windows = [synthesize("beats", seconds, rate) for seconds in (10.0, 0.5, 2.0)]
+
+    parts = segments_per_window(windows, params)
+
+    # 10 s: 3 whole segments; 0.5 s: too short; 2 s: a short tail next to full ones
+    assert [len(part) for part in parts] == [3, 0, 0]
+    assert {part.shape[1:] for part in parts} == {(params.segment_frames, params.n_mfcc)}
+
+
+# Stored predictions: (genreclf_genre, genreclf_confidence, genres), in library order.
+STORED = {
+    "mislabelled": ("jazz", 0.9, ["Rock"]),
+    "agrees in another case": ("jazz", 0.95, ["Jazz"]),
+    "a genre that only contains the label": ("rock", 0.7, ["Acid Rock", "Pop"]),
+    "agrees through map": ("hiphop", 0.8, ["hip-hop"]),
+    "mapped label, other genre": ("hiphop", 0.6, ["Rap"]),
+    "not confident": ("rock", 0.3, ["Jazz"]),
+    "no genres": ("rock", 0.99, []),
+    "agrees among several": ("classical", 0.85, ["Piano", "Classical"]),
+    "exactly at the threshold": ("jazz", 0.5, ["Blues"]),
+}
+DISAGREEING = [  # most confident first
+    "mislabelled",
+    "a genre that only contains the label",
+    "mapped label, other genre",
+    "exactly at the threshold",
+]
+
+
+class TestStats(GenreClfTestBase):
+    def add_predictions(self) -> None:
+        """Items with stored predictions and no audio file: --stats must not need one."""
+        for title, (label, confidence, genres) in STORED.items():
+            self.add_item(
+                title=title, artist="Someone", genres=genres,
+                genreclf_genre=label, genreclf_confidence=confidence,
+            )
+        self.add_item(title="never analysed", genres=["Jazz"])
+
+    def stats_output(self, capsys) -> list[str]:
+        self.setup_plugin(min_confidence=0.5, map={"hiphop": "Hip-Hop"})
+        self.add_predictions()
+        self.run_command("genreclf", "--stats")
+        return capsys.readouterr().out.splitlines()
+
+    def test_counts_and_confidence_match_the_stored_fields(self, capsys):
+        lines = self.stats_output(capsys)
+
+        assert lines[0] == "10 items, 9 analysed"
+        counts = Counter(label for label, _, _ in STORED.values())
+        header = next(i for i, line in enumerate(lines) if line.startswith("predicted genre"))
+        table = lines[header + 1 :]
+        for line, (label, count) in zip(table, counts.most_common()):
+            assert line.split()[:2] == [label, str(count)]
+        histogram = {line.split()[0]: int(line.split()[1]) for line in lines if "–" in line[:7]}
+        assert list(histogram.values()) == [0, 1, 1, 2, 5]  # 0.3; 0.5; 0.6, 0.7; the rest
+        assert list(histogram) == ["0.0–0.2", "0.2–0.4", "0.4–0.6", "0.6–0.8", "0.8–1.0"]
+
+    def test_disagreements_most_confident_first(self, capsys):
+        lines = self.stats_output(capsys)
+
+        start = lines.index(next(l for l in lines if l.startswith("4 items whose genres disagree")))
+        listed = lines[start + 2 : start + 2 + len(DISAGREEING)]
+        assert [line.split("Someone - ")[1] for line in listed] == DISAGREEING
+        assert listed[0].split()[:3] == ["0.90", "jazz", "Rock"]
+        columns = re.split(r"\s{2,}", listed[1].strip())
+        assert columns == ["0.70", "rock", "Acid Rock; Pop", "Someone - " + DISAGREEING[1]]
+
+    def test_the_printed_query_lists_exactly_the_disagreements(self, capsys):
+        lines = self.stats_output(capsys)
+        [query] = [line.removeprefix("list them: ") for line in lines if "beet ls" in line]
+        command, subcommand, *parts = shlex.split(query)
+
+        assert [command, subcommand] == ["beet", "ls"]
+        assert sorted(item.title for item in self.lib.items(parts)) == sorted(DISAGREEING)
+        self.run_command("ls", "-f", "$title", *parts)
+        assert sorted(capsys.readouterr().out.splitlines()) == sorted(DISAGREEING)
+
+    def test_no_disagreement_says_so(self, capsys):
+        self.setup_plugin(min_confidence=0.5)
+        self.add_item(genres=["Jazz"], genreclf_genre="jazz", genreclf_confidence=0.9)
+
+        self.run_command("genreclf", "--stats")
+
+        output = capsys.readouterr().out
+        assert "no item's genres disagree with a prediction at confidence ≥ 0.5" in output
+        assert "beet ls" not in output
+
+
+class TestPlot(GenreClfTestBase):
+    @pytest.fixture
+    def figures(self, monkeypatch) -> list:
+        """The figures --plot saves, kept for inspection."""
+        saved = []
+        original = plots.save
+
+        def keep(figure, path):
+            saved.append(figure)
+            original(figure, path)
+
+        monkeypatch.setattr(plots, "save", keep)
+        return saved
+
+    def test_explain_plot_has_one_row_per_genre_and_a_column_per_window(self, figures, tmp_path):
+        self.setup_plugin(**TWO_WINDOWS)
+        self.add_tracks("chords.flac", "beats.ogg")
+        png = tmp_path / "explain.png"
+
+        self.run_command("genreclf", "--explain", "--plot", str(png))
+
+        assert png.read_bytes().startswith(PNG_MAGIC)
+        [figure] = figures
+        maps = [ax for ax in figure.axes if ax.get_ylabel() == "genre"]
+        assert len(maps) == 2  # one per item
+        for ax, name in zip(maps, ["chords.flac", "beats.ogg"]):
+            assert ax.get_title().startswith(f"{name}: ")
+            assert ax.get_xlabel() == "window start (m:ss)"
+            genres = [label.get_text() for label in ax.get_yticklabels()]
+            assert sorted(genres) == sorted(MODEL.labels)
+            windows = [label.get_text() for label in ax.get_xticklabels()]
+            assert windows == ["0:02", "0:05", "overall"]
+            assert ax.get_images()[0].get_array().shape == (len(MODEL.labels), 3)
+
+    def test_stats_plot_has_one_bar_per_genre(self, figures, tmp_path):
+        self.setup_plugin()
+        for label, confidence in [("jazz", 0.9), ("jazz", 0.7), ("rock", 0.3)]:
+            self.add_item(genreclf_genre=label, genreclf_confidence=confidence)
+        png = tmp_path / "stats.png"
+
+        self.run_command("genreclf", "--stats", "--plot", str(png))
+
+        assert png.read_bytes().startswith(PNG_MAGIC)
+        [figure] = figures
+        [by_genre] = [ax for ax in figure.axes if ax.get_ylabel() == "predicted genre"]
+        assert [label.get_text() for label in by_genre.get_yticklabels()] == ["rock", "jazz"]
+        assert [bar.get_width() for bar in by_genre.patches] == [1, 2]
+        [by_confidence] = [ax for ax in figure.axes if ax.get_xlabel().startswith("confidence")]
+        assert [bar.get_height() for bar in by_confidence.patches] == [0, 1, 0, 1, 1]
+
+    @pytest.mark.parametrize("mode", ["--explain", "--stats"])
+    def test_without_matplotlib_says_how_to_install_it(self, mode, monkeypatch, tmp_path):
+        self.setup_plugin()
+        self.add_tracks("chords.flac")
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+        with pytest.raises(ui.UserError, match=re.escape("pip install 'beets-genreclf[plot]'")):
+            self.run_command("genreclf", mode, "--plot", str(tmp_path / "out.png"))
+        assert not (tmp_path / "out.png").exists()
+
+    def test_plot_needs_explain_or_stats(self, tmp_path):
+        self.setup_plugin()
+        with pytest.raises(ui.UserError, match="--plot goes with --explain or --stats"):
+            self.run_command("genreclf", "--plot", str(tmp_path / "out.png"))
+        with pytest.raises(ui.UserError, match="choose one of --explain and --stats"):
+            self.run_command("genreclf", "--explain", "--stats")
