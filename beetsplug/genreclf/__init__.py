@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from beets.library import Item, Library
 
     from .analysis import Analyzer, Outcome
+    from .backends import Backend
     from .learn import Example, Head
     from .model import GenreModel
 
@@ -94,6 +95,8 @@ class GenreClfPlugin(BeetsPlugin):
                 "window_seconds": 30.0,
                 "custom_tags": False,
                 "explain_limit": 20,
+                "backend": "loky",
+                "dask": {"scheduler": "local", "path_map": {}},
                 "learn": {
                     "min_examples": 20,
                     "labels": [],
@@ -196,6 +199,7 @@ class GenreClfPlugin(BeetsPlugin):
         with the library's analysis cache open (unless not ``cached``)."""
         from .analysis import Analyzer
         from .audio import WindowPolicy
+        from .backends import BackendError
         from .cache import AnalysisCache, cache_file
 
         windows = WindowPolicy(
@@ -203,15 +207,30 @@ class GenreClfPlugin(BeetsPlugin):
             max_windows=self.config["windows"].get(int),
         )
         jobs = self.config["jobs"].get(int) or os.cpu_count() or 1
-        if not cached:
-            yield Analyzer(self.model, windows, jobs)
-            return
-        setup = f"{self.model.identity}|{windows.window_seconds}x{windows.max_windows}"
-        cache = AnalysisCache(cache_file(lib.path, Path(config.config_dir())), setup)
+        cache = None
+        if cached:
+            setup = f"{self.model.identity}|{windows.window_seconds}x{windows.max_windows}"
+            cache = AnalysisCache(cache_file(lib.path, Path(config.config_dir())), setup)
         try:
-            yield Analyzer(self.model, windows, jobs, cache=cache)
+            backend = self._backend()
+            with backend.session(jobs):
+                yield Analyzer(self.model, windows, jobs, cache=cache, backend=backend)
+        except BackendError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
         finally:
-            cache.close()
+            if cache is not None:
+                cache.close()
+
+    def _backend(self) -> Backend:
+        from .backends import Backend
+
+        dask = self.config["dask"]
+        path_map = dask["path_map"].get(dict) or {}
+        return Backend(
+            self.config["backend"].as_str(),
+            dask["scheduler"].as_str(),
+            tuple((str(local), str(remote)) for local, remote in path_map.items()),
+        )
 
     # The command.
 

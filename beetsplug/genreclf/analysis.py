@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import os
+from concurrent.futures.process import BrokenProcessPool
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -21,12 +21,14 @@ from typing import Generic, TypeVar
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from .audio import AudioError, WindowPolicy, decode_timed_windows
+from .audio import NOT_FOUND, AudioError, WindowPolicy, decode_timed_windows
+from .backends import Backend, BackendError
 from .cache import AnalysisCache
 from .features import FeatureError, FeatureParams, segments_per_window
 from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
+WORKER_DIED = "the decoder crashed (its worker process died)"
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,14 @@ class Analyzer:
         jobs: int,
         extract: Callable[[str, FeatureParams, WindowPolicy], FileFeatures] = extract_features,
         cache: AnalysisCache | None = None,
+        backend: Backend = Backend(),
     ) -> None:
         self.model = model
         self.windows = windows
         self.jobs = jobs
         self.extract = extract  # what workers run on each path
         self.cache = cache  # files found there are not decoded again
+        self.backend = backend  # where extraction runs
 
     def analyse(self, work: Iterable[tuple[Key, str]]) -> Iterator[Outcome[Key]]:
         """Yield an Outcome for each (key, path), in input order.
@@ -106,6 +110,7 @@ class Analyzer:
             if features.cached is not None:
                 yield Outcome(key, prediction=TrackPrediction(*features.cached))
             elif features.segments is None:
+                self._check_worker_sees(path, features.error)
                 yield Outcome(key, error=features.error)
             else:  # one track per call: batching tracks measured no faster
                 [prediction] = self.model.predict_tracks([features.segments])
@@ -119,6 +124,9 @@ class Analyzer:
         """((key, path), features) in input order. A worker that dies costs only the
         file that killed it: the files it shared the pool with are retried
         one at a time, and the run goes on with a fresh pool."""
+        if self.backend.name == "dask":
+            yield from self._extract_on_dask(work)
+            return
         while True:
             in_flight: deque[tuple[Key, str]] = deque()  # dispatched, not yet answered
             try:
@@ -130,6 +138,55 @@ class Analyzer:
                 for key, path in in_flight:
                     yield (key, path), self._extract_alone(path)
 
+    def _extract_on_dask(
+        self, work: Iterator[tuple[Key, str]]
+    ) -> Iterator[tuple[tuple[Key, str], FileFeatures]]:
+        """As _extract_all, with dask's own futures: joblib's dask backend
+        hangs when a task kills its workers (it never reports KilledWorker).
+        Dask reschedules the tasks of a lost worker; a file that kills every
+        worker it is tried on (``distributed.scheduler.allowed-failures``)
+        fails alone."""
+        from distributed import get_client
+        from distributed.scheduler import KilledWorker
+
+        client = get_client()
+        ahead = 4 * max(1, len(client.scheduler_info()["workers"]))
+        in_flight: deque = deque()  # ((key, path), future), in input order
+
+        def oldest() -> tuple[tuple[Key, str], FileFeatures]:
+            (key, path), future = in_flight.popleft()
+            try:
+                return (key, path), future.result()
+            except KilledWorker:  # it, or a task beside it, killed workers: once more
+                try:
+                    return (key, path), self._submit(client, path).result()
+                except KilledWorker:
+                    return (key, path), FileFeatures(error=WORKER_DIED)
+
+        for key, path in work:
+            in_flight.append(((key, path), self._submit(client, path)))
+            if len(in_flight) >= ahead:
+                yield oldest()
+        while in_flight:
+            yield oldest()
+
+    def _submit(self, client, path: str):
+        cached = self.cache.get(os.fsencode(path)) if self.cache is not None else None
+        if cached is not None:
+            return client.submit(FileFeatures, cached=cached, pure=False)
+        worker_path = self.backend.worker_path(path)
+        return client.submit(self.extract, worker_path, self.model.params, self.windows, pure=False)
+
+    def _check_worker_sees(self, path: str, error: str | None) -> None:
+        """A file here that the workers cannot find means a wrong path_map:
+        stop rather than fail every file."""
+        worker_path = self.backend.worker_path(path)
+        if error == NOT_FOUND and worker_path != path and os.path.exists(path):
+            raise BackendError(
+                f"{worker_path}: not found on the workers, though {path} is here; "
+                "check genreclf.dask.path_map"
+            )
+
     def _tasks(self, work: Iterator[tuple[Key, str]], in_flight: deque) -> Iterator:
         for key, path in work:
             in_flight.append((key, path))
@@ -137,21 +194,22 @@ class Analyzer:
             if cached is not None:  # a trivial task keeps the results in order
                 yield delayed(FileFeatures)(cached=cached)
             else:
-                yield delayed(self.extract)(path, self.model.params, self.windows)
+                worker_path = self.backend.worker_path(path)
+                yield delayed(self.extract)(worker_path, self.model.params, self.windows)
 
     def _extract_alone(self, path: str) -> FileFeatures:
         # Two jobs for one task: joblib would run a single job in this process.
+        task = delayed(self.extract)(self.backend.worker_path(path), self.model.params, self.windows)
         try:
             with self._pool(2) as parallel:
-                return next(parallel([delayed(self.extract)(path, self.model.params, self.windows)]))
+                return next(parallel([task]))
         except BrokenProcessPool:
-            return FileFeatures(error="the decoder crashed (its worker process died)")
+            return FileFeatures(error=WORKER_DIED)
 
     @contextmanager
     def _pool(self, jobs: int) -> Iterator[Parallel]:
-        # One BLAS/OpenMP thread per worker: the workers already fill the cores.
         with (
-            parallel_config(backend="loky", inner_max_num_threads=1),
+            parallel_config(**self.backend.joblib_config()),
             Parallel(n_jobs=jobs, return_as="generator") as parallel,
         ):
             yield parallel

@@ -22,6 +22,7 @@ import numpy as np
 # A read may fall short of the length the header announces by this share
 # (and at least 1 s) before the file counts as cut: MP3 lengths are estimates.
 TRUNCATION_TOLERANCE = 0.02
+NOT_FOUND = "file not found"
 
 
 class AudioError(Exception):
@@ -59,7 +60,7 @@ def decode_timed_windows(
     """(start in seconds, samples) of each window, as :func:`decode_windows`."""
     path = Path(os.fsdecode(path))  # any bytes, via surrogate escapes
     if not path.is_file():
-        raise AudioError("file not found")
+        raise AudioError(NOT_FOUND)
     if path.stat().st_size == 0:
         raise AudioError("empty file")
     try:
