@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--skip-items", type=int, default=10000, help="0 to skip")
     parser.add_argument("--jobs", type=int, default=CORES, help="'all cores' means this")
     parser.add_argument("--formats", default="mp3,flac,ogg", help="generated corpus formats")
+    parser.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
+                        help="also run the full path on this backend (dask: a LocalCluster)")
     args = parser.parse_args()
 
     beets.config["create_backup_before_migrations"] = False
@@ -93,6 +95,11 @@ def main() -> None:
     floor_run = floor(tracks, model, args.jobs)
     naive = baseline(tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks], model)
     results += [startup, one, full, floor_one, floor_run, naive]
+    other = None
+    if args.backend != "loky":
+        other = full_path(work / "full-other", tracks, jobs=args.jobs, backend=args.backend,
+                          name=f"full path, {args.jobs} workers, {args.backend}")
+        results.append(other)
     scale = None
     if args.scale_tracks:
         small = full_path(work / "small", tracks[:100], jobs=args.jobs, name="memory: 100 tracks")
@@ -111,6 +118,8 @@ def main() -> None:
     print()
     print(f"speed-up over the naive baseline: {full.rate / naive.rate:6.1f}x")
     print(f"efficiency against the floor:     {full.rate / floor_run.rate:6.0%}")
+    if other:
+        print(f"{args.backend} against loky:             {other.rate / full.rate:6.0%} of the throughput")
     print(f"scaling 1 -> {args.jobs} workers:           {full.rate / one.rate:6.2f}x"
           f"  (floor: {floor_run.rate / floor_one.rate:.2f}x)")
     if scale:
@@ -139,14 +148,16 @@ def corpus_summary(tracks: list[Path]) -> str:
     return f"{kinds}, mean {np.mean(minutes):.1f} min per track" if minutes else kinds
 
 
-def make_library(folder: Path, tracks: list[Path], copy: bool = True) -> Path:
+def make_library(
+    folder: Path, tracks: list[Path], copy: bool = True, backend: str = "loky"
+) -> Path:
     """A fresh beets library in ``folder`` holding (copies of) ``tracks``."""
     shutil.rmtree(folder, ignore_errors=True)
     music = folder / "music"
     music.mkdir(parents=True)
     (folder / "config.yaml").write_text(
         f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
-        "create_backup_before_migrations: no\ngenreclf:\n  auto: no\n"
+        f"create_backup_before_migrations: no\ngenreclf:\n  auto: no\n  backend: {backend}\n"
     )
     lib = Library(str(folder / "library.db"), str(music))
     with lib.transaction():
@@ -161,9 +172,12 @@ def make_library(folder: Path, tracks: list[Path], copy: bool = True) -> Path:
 # The runs.
 
 
-def full_path(folder: Path, tracks: list[Path], jobs: int, name: str, copy: bool = True) -> Measurement:
+def full_path(
+    folder: Path, tracks: list[Path], jobs: int, name: str, copy: bool = True,
+    backend: str = "loky",
+) -> Measurement:
     """`beet genreclf -w -j JOBS` on a fresh library of ``tracks``."""
-    make_library(folder, tracks, copy=copy)
+    make_library(folder, tracks, copy=copy, backend=backend)
     print(f"{name}: {len(tracks)} tracks ...", flush=True)
     seconds, peak = run_measured([str(BEET), "genreclf", "-w", "-j", str(jobs)], folder)
     return Measurement(name, len(tracks), seconds, peak)
