@@ -1,10 +1,12 @@
 """Parallel analysis: plain paths in, predictions (or reasons) out, in order.
 
-Workers (joblib, loky processes by default) only decode and compute
-features; they never see beets objects. The parent runs the ONNX
-inference and hands results back in input order, so whatever happens
-next (storing, writing tags) is the same at any worker count. Work is
-streamed: only a few batches are in flight however large the query.
+Workers (loky processes by default, threads, or a Dask cluster; see
+backends.py) only decode and compute features; they never see beets
+objects. Files found in the analysis cache are not decoded again. The
+parent runs the ONNX inference and hands results back in input order, so
+whatever happens next (storing, writing tags) is the same at any worker
+count. Work is streamed: only a few files per worker are in flight however
+large the query.
 """
 
 from __future__ import annotations
