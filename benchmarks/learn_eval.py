@@ -63,8 +63,10 @@ def main() -> None:
         ("(b) learned head on the embedding", learned.accuracy, learned.macro_f1),
         ("(c) same classifier, MFCC statistics", mfcc.accuracy, mfcc.macro_f1),
     ]
-    print(f"\n{len(files)} tracks, {len(set(groups))} artists, {len(names)} labels, "
-          f"{learned.folds} artist-grouped folds")
+    print(
+        f"\n{len(files)} tracks, {len(set(groups))} artists, {len(names)} labels, "
+        f"{learned.folds} artist-grouped folds"
+    )
     print(f"{'':<38} {'accuracy':>8} {'macro-F1':>8}")
     for name, accuracy, macro_f1 in rows:
         print(f"{name:<38} {accuracy:>8.1%} {macro_f1:>8.1%}")
@@ -102,12 +104,15 @@ def base_scores(
     from sklearn.metrics import f1_score
 
     index = {name.casefold(): i for i, name in enumerate(names)}
-    predicted = np.array([
-        index.get(model_labels[int(np.argmax(p.probabilities))].casefold(), -1)
-        for p in predictions
-    ])
-    macro_f1 = f1_score(labels, predicted, labels=list(range(len(names))), average="macro",
-                        zero_division=0)
+    predicted = np.array(
+        [
+            index.get(model_labels[int(np.argmax(p.probabilities))].casefold(), -1)
+            for p in predictions
+        ]
+    )
+    macro_f1 = f1_score(
+        labels, predicted, labels=list(range(len(names))), average="macro", zero_division=0
+    )
     return float((predicted == labels).mean()), float(macro_f1)
 
 

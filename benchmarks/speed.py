@@ -69,8 +69,12 @@ def main() -> None:
     parser.add_argument("--skip-items", type=int, default=10000, help="0 to skip")
     parser.add_argument("--jobs", type=int, default=CORES, help="'all cores' means this")
     parser.add_argument("--formats", default="mp3,flac,ogg", help="generated corpus formats")
-    parser.add_argument("--backend", choices=("loky", "threading", "dask"), default="loky",
-                        help="also run the full path on this backend (dask: a LocalCluster)")
+    parser.add_argument(
+        "--backend",
+        choices=("loky", "threading", "dask"),
+        default="loky",
+        help="also run the full path on this backend (dask: a LocalCluster)",
+    )
     args = parser.parse_args()
 
     beets.config["create_backup_before_migrations"] = False
@@ -90,23 +94,37 @@ def main() -> None:
     print(f"corpus: {len(tracks)} tracks, {corpus_summary(tracks)}\n", flush=True)
     startup = full_path(work / "startup", tracks[:2], jobs=args.jobs, name="start-up: 2 tracks")
     one = full_path(work / "full-1", tracks, jobs=1, name="full path, 1 worker")
-    full = full_path(work / "full-n", tracks, jobs=args.jobs, name=f"full path, {args.jobs} workers")
+    full = full_path(
+        work / "full-n", tracks, jobs=args.jobs, name=f"full path, {args.jobs} workers"
+    )
     floor_one = floor(tracks, model, 1)
     floor_run = floor(tracks, model, args.jobs)
-    naive = baseline(tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks], model)
+    naive = baseline(
+        tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks], model
+    )
     results += [startup, one, full, floor_one, floor_run, naive]
     other = None
     if args.backend != "loky":
-        other = full_path(work / "full-other", tracks, jobs=args.jobs, backend=args.backend,
-                          name=f"full path, {args.jobs} workers, {args.backend}")
+        other = full_path(
+            work / "full-other",
+            tracks,
+            jobs=args.jobs,
+            backend=args.backend,
+            name=f"full path, {args.jobs} workers, {args.backend}",
+        )
         results.append(other)
     scale = None
     if args.scale_tracks:
         small = full_path(work / "small", tracks[:100], jobs=args.jobs, name="memory: 100 tracks")
         results.append(small)
         linked = make_corpus(work / "scale", tracks, args.scale_tracks, link=True)
-        scale = full_path(work / "full-scale", linked, jobs=args.jobs,
-                          name=f"full path, {args.jobs} workers", copy=False)
+        scale = full_path(
+            work / "full-scale",
+            linked,
+            jobs=args.jobs,
+            name=f"full path, {args.jobs} workers",
+            copy=False,
+        )
         results.append(scale)
     rerun = skip_run(work / "skip", tracks, model, args.skip_items) if args.skip_items else None
     if rerun:
@@ -119,9 +137,14 @@ def main() -> None:
     print(f"speed-up over the naive baseline: {full.rate / naive.rate:6.1f}x")
     print(f"efficiency against the floor:     {full.rate / floor_run.rate:6.0%}")
     if other:
-        print(f"{args.backend} against loky:             {other.rate / full.rate:6.0%} of the throughput")
-    print(f"scaling 1 -> {args.jobs} workers:           {full.rate / one.rate:6.2f}x"
-          f"  (floor: {floor_run.rate / floor_one.rate:.2f}x)")
+        print(
+            f"{args.backend} against loky:             {other.rate / full.rate:6.0%}"
+            " of the throughput"
+        )
+    print(
+        f"scaling 1 -> {args.jobs} workers:           {full.rate / one.rate:6.2f}x"
+        f"  (floor: {floor_run.rate / floor_one.rate:.2f}x)"
+    )
     if scale:
         print(f"efficiency at {scale.tracks} tracks:       {scale.rate / floor_run.rate:6.0%}")
         growth = scale.peak_rss_mb - small.peak_rss_mb
@@ -173,7 +196,11 @@ def make_library(
 
 
 def full_path(
-    folder: Path, tracks: list[Path], jobs: int, name: str, copy: bool = True,
+    folder: Path,
+    tracks: list[Path],
+    jobs: int,
+    name: str,
+    copy: bool = True,
     backend: str = "loky",
 ) -> Measurement:
     """`beet genreclf -w -j JOBS` on a fresh library of ``tracks``."""
@@ -196,8 +223,13 @@ def skip_run(folder: Path, tracks: list[Path], model: GenreModel, items: int) ->
     with lib.transaction():
         for index in range(items):
             item = Item(path=str(tracks[index % len(tracks)]), title=f"track {index}")
-            item.update({"genreclf_model": model.identity, "genreclf_genre": "rock",
-                         "genreclf_confidence": 0.9})
+            item.update(
+                {
+                    "genreclf_model": model.identity,
+                    "genreclf_genre": "rock",
+                    "genreclf_confidence": 0.9,
+                }
+            )
             lib.add(item)
     lib._close()
     print(f"re-run over {items} analysed items ...", flush=True)

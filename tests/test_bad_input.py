@@ -36,7 +36,7 @@ from beets.test.helper import PluginTestHelper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mediafile import MediaFile
-from mutagen.apev2 import APEv2, APENoHeaderError
+from mutagen.apev2 import APENoHeaderError, APEv2
 from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TIT2, TPE1, TRCK, TXXX, TYER
 
 from beetsplug.genreclf.audio import AudioError, WindowPolicy, decode_windows

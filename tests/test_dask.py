@@ -15,8 +15,8 @@ from beets.library import Item
 
 from beetsplug.genreclf.analysis import Analyzer, FileFeatures, extract_features
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.backends import Backend
+from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 from tests.test_faults import exit_on_crash_file
 from tests.test_plugin import GenreClfTestBase
@@ -31,9 +31,7 @@ def analyse(paths: list[Path], backend: Backend, **kwargs) -> dict[str, object]:
         return {o.key: o for o in analyzer.analyse((str(p), str(p)) for p in paths)}
 
 
-def test_dask_predicts_exactly_what_loky_does_and_a_lost_worker_costs_one_file(
-    audio_dir, tmp_path
-):
+def test_dask_predicts_exactly_what_loky_does_and_a_lost_worker_costs_one_file(audio_dir, tmp_path):
     """Same files, same predictions; then a file that kills its worker (each
     retry too) is the only one reported, and the run completes."""
     paths = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.mp3"))
@@ -75,8 +73,11 @@ class TestDaskCommand(GenreClfTestBase):
         self.setup_plugin(backend="dask", dask={"path_map": {str(self.music): "/nowhere"}})
         self.add_tracks("chords.flac", "beats.ogg")
 
-        with pytest.raises(ui.UserError, match=r"/nowhere/.* not found on the workers, "
-                           r"though .* is here; check genreclf.dask.path_map"):
+        with pytest.raises(
+            ui.UserError,
+            match=r"/nowhere/.* not found on the workers, "
+            r"though .* is here; check genreclf.dask.path_map",
+        ):
             self.run_command("genreclf", "-W")
         assert self.analysed_ids() == set()
 

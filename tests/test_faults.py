@@ -128,8 +128,12 @@ def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir
     tracks = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.wav"))
     env = make_library(tmp_path, tracks * 40)
     run = subprocess.Popen(
-        [str(BEET), "genreclf", "-w"], env=env, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [str(BEET), "genreclf", "-w"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 120
     while analysed_count(tmp_path) < 3 and run.poll() is None and time.monotonic() < deadline:

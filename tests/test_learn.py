@@ -124,8 +124,9 @@ class TestLearn(LearnTestBase):
         messages = self.messages(caplog)
         assert f"embeddings: 0 from the cache, {self.tagged} decoded, 0 failed" in messages
         assert any(
-            m.startswith(f"analysed {self.tagged + len(self.untagged)} "
-                         f"({self.tagged} from the cache)")
+            m.startswith(
+                f"analysed {self.tagged + len(self.untagged)} ({self.tagged} from the cache)"
+            )
             for m in messages
         )
         assert f"embeddings: {self.tagged} from the cache, 0 decoded, 0 failed" in messages
@@ -149,8 +150,11 @@ class TestLearn(LearnTestBase):
     def test_too_few_examples_is_refused_before_decoding(self, caplog):
         self.setup_library()
         self.config["genreclf"]["learn"]["min_examples"] = 50
-        with caplog.at_level(logging.INFO, "beets.genreclf"), pytest.raises(
-            ui.UserError, match="cannot learn: need at least 2 genres with 50 or more"
+        with (
+            caplog.at_level(logging.INFO, "beets.genreclf"),
+            pytest.raises(
+                ui.UserError, match="cannot learn: need at least 2 genres with 50 or more"
+            ),
         ):
             self.run_command("genreclf", "--learn")
         assert not any(m.startswith("embeddings:") for m in self.messages(caplog))
@@ -166,8 +170,10 @@ class TestLearn(LearnTestBase):
         with caplog.at_level(logging.WARNING, "beets.genreclf"):
             self.run_command("genreclf", "-W")
 
-        assert any("learned with model other-model-1@00000000" in m and "--learn" in m
-                   for m in self.messages(caplog))
+        assert any(
+            "learned with model other-model-1@00000000" in m and "--learn" in m
+            for m in self.messages(caplog)
+        )
         assert self.lib.get_item(self.untagged[0].id).genreclf_source == "base"
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextvars
 import os
-from concurrent.futures.process import BrokenProcessPool
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -117,7 +117,9 @@ class Analyzer:
             else:  # one track per call: batching tracks measured no faster
                 [prediction] = self.model.predict_tracks([features.segments])
                 if self.cache is not None:
-                    self.cache.put(os.fsencode(path), prediction.probabilities, prediction.embedding)
+                    self.cache.put(
+                        os.fsencode(path), prediction.probabilities, prediction.embedding
+                    )
                 yield Outcome(key, prediction=prediction, windows=features.windows)
 
     def _extract_all(
@@ -201,7 +203,8 @@ class Analyzer:
 
     def _extract_alone(self, path: str) -> FileFeatures:
         # Two jobs for one task: joblib would run a single job in this process.
-        task = delayed(self.extract)(self.backend.worker_path(path), self.model.params, self.windows)
+        worker_path = self.backend.worker_path(path)
+        task = delayed(self.extract)(worker_path, self.model.params, self.windows)
         try:
             with self._pool(2) as parallel:
                 return next(parallel([task]))

@@ -86,7 +86,9 @@ class Labeller:
         return self.head.predict(prediction.embedding)
 
 
-def prediction_fields(labeller: Labeller, prediction: TrackPrediction, top: int = 3) -> dict[str, Any]:
+def prediction_fields(
+    labeller: Labeller, prediction: TrackPrediction, top: int = 3
+) -> dict[str, Any]:
     """The genreclf_* flexible attributes for a prediction."""
     probabilities = labeller.probabilities(prediction)
     order = np.argsort(-probabilities, kind="stable")

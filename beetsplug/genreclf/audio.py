@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 # A read may fall short of the length the header announces by this share
 # (and at least 1 s) before the file counts as cut: MP3 lengths are estimates.
 TRUNCATION_TOLERANCE = 0.02

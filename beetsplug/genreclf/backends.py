@@ -29,20 +29,21 @@ class Backend:
 
     def __post_init__(self) -> None:
         if self.name not in BACKENDS:
-            raise BackendError(f"unknown backend '{self.name}'; choose one of {', '.join(BACKENDS)}")
+            raise BackendError(
+                f"unknown backend '{self.name}'; choose one of {', '.join(BACKENDS)}"
+            )
 
     def worker_path(self, path: str) -> str:
         """``path`` as the workers see it (the longest matching prefix wins)."""
         for local, remote in sorted(self.path_map, key=lambda pair: -len(pair[0])):
             if path.startswith(local):
-                return remote + path[len(local):]
+                return remote + path[len(local) :]
         return path
 
     def joblib_config(self) -> dict:
         if self.name == "loky":  # one BLAS thread per worker: the workers fill the cores
             return {"backend": "loky", "inner_max_num_threads": 1}
         return {"backend": self.name}
-
 
     @contextmanager
     def session(self, jobs: int) -> Iterator[None]:
@@ -57,8 +58,11 @@ class Backend:
             raise BackendError(f"the dask backend needs dask.distributed: {DASK_INSTALL}") from exc
         if self.scheduler == "local":
             cluster = LocalCluster(
-                n_workers=jobs, threads_per_worker=1, processes=True,
-                host="127.0.0.1", dashboard_address=None,
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
             )
             with cluster, Client(cluster):
                 yield

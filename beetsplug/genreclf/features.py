@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter than any real recording's noise floor
 MAX_SAMPLE_MAGNITUDE = 1e4  # full scale is 1; far beyond, the spectrum overflows
 

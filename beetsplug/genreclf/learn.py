@@ -58,8 +58,10 @@ def choose_labels(
         firsts = Counter(genres[0] for genres in mapped if genres)
         labels = sorted(g for g, n in firsts.items() if n >= min_examples)
     known = {label.casefold(): label for label in labels}
-    assigned = [next((known[g.casefold()] for g in genres if g.casefold() in known), None)
-                for genres in mapped]
+    assigned = [
+        next((known[g.casefold()] for g in genres if g.casefold() in known), None)
+        for genres in mapped
+    ]
     return labels, assigned
 
 
@@ -133,8 +135,12 @@ def make_classifier():
 
 
 def cross_validate(
-    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, label_names: list[str],
-    target_precision: float, seed: int = 0,
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    label_names: list[str],
+    target_precision: float,
+    seed: int = 0,
 ) -> tuple[Evaluation, np.ndarray]:
     """Held-out probabilities of a fresh classifier per artist-disjoint fold;
     returns the evaluation and those probabilities."""
@@ -150,7 +156,10 @@ def cross_validate(
 
 
 def evaluate(
-    probabilities: np.ndarray, labels: np.ndarray, names: list[str], folds: int,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    names: list[str],
+    folds: int,
     target_precision: float,
 ) -> Evaluation:
     from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
@@ -162,8 +171,12 @@ def evaluate(
     )
     matrix = confusion_matrix(labels, predicted, labels=indices)
     confusions = sorted(
-        ((names[t], names[p], int(matrix[t, p])) for t in indices for p in indices
-         if t != p and matrix[t, p]),
+        (
+            (names[t], names[p], int(matrix[t, p]))
+            for t in indices
+            for p in indices
+            if t != p and matrix[t, p]
+        ),
         key=lambda c: -c[2],
     )
     threshold, coverage, above = confidence_threshold(probabilities, labels, target_precision)
@@ -171,11 +184,15 @@ def evaluate(
         labels=names,
         folds=folds,
         accuracy=float((predicted == labels).mean()),
-        macro_f1=float(f1_score(labels, predicted, labels=indices, average="macro",
-                                zero_division=0)),
+        macro_f1=float(
+            f1_score(labels, predicted, labels=indices, average="macro", zero_division=0)
+        ),
         per_label={
-            name: {"precision": float(precision[i]), "recall": float(recall[i]),
-                   "support": int(support[i])}
+            name: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "support": int(support[i]),
+            }
             for i, name in enumerate(names)
         },
         confusions=confusions,
@@ -199,7 +216,7 @@ def confidence_threshold(
     precision = np.cumsum(correct[order]) / kept
     minimum = max(1, len(order) // 10)
     reaching = np.flatnonzero((precision >= target_precision) & (kept >= minimum))
-    last = reaching[-1] if len(reaching) else minimum - 1 + int(np.argmax(precision[minimum - 1:]))
+    last = reaching[-1] if len(reaching) else minimum - 1 + int(np.argmax(precision[minimum - 1 :]))
     return float(confidence[order[last]]), float(kept[last] / len(order)), float(precision[last])
 
 
@@ -229,12 +246,23 @@ class Head:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        info = {"format": HEAD_FORMAT, "labels": self.labels, "base_model": self.base_model,
-                "min_confidence": self.min_confidence, **self.metadata}
+        info = {
+            "format": HEAD_FORMAT,
+            "labels": self.labels,
+            "base_model": self.base_model,
+            "min_confidence": self.min_confidence,
+            **self.metadata,
+        }
         partial = path.with_name(path.name + ".part")
         with open(partial, "wb") as file:
-            np.savez(file, mean=self.mean, scale=self.scale, weights=self.weights,
-                     bias=self.bias, info=np.array(json.dumps(info)))
+            np.savez(
+                file,
+                mean=self.mean,
+                scale=self.scale,
+                weights=self.weights,
+                bias=self.bias,
+                info=np.array(json.dumps(info)),
+            )
         partial.replace(path)
 
     @classmethod
@@ -247,8 +275,11 @@ class Head:
             raise LearnError(f"{path}: not a readable learned head ({exc})") from exc
         if info.get("format") != HEAD_FORMAT:
             raise LearnError(f"{path}: unknown head format {info.get('format')}")
-        labels, base, threshold = info.pop("labels"), info.pop("base_model"), info.pop(
-            "min_confidence")
+        labels, base, threshold = (
+            info.pop("labels"),
+            info.pop("base_model"),
+            info.pop("min_confidence"),
+        )
         return cls(labels, **arrays, base_model=base, min_confidence=threshold, metadata=info)
 
 
