@@ -56,8 +56,8 @@ def main() -> None:
     embeddings = np.stack([p.embedding for p in predictions])
     statistics = np.stack([mfcc_statistics(s) for s in segments])
 
-    learned, _ = cross_validate(embeddings, labels, groups, names, TARGET_PRECISION)
-    mfcc, _ = cross_validate(statistics, labels, groups, names, TARGET_PRECISION)
+    learned = cross_validate(embeddings, labels, groups, names, TARGET_PRECISION)
+    mfcc = cross_validate(statistics, labels, groups, names, TARGET_PRECISION)
     rows = [
         ("(a) base model, labels matched", *base_scores(predictions, model.labels, names, labels)),
         ("(b) learned head on the embedding", learned.accuracy, learned.macro_f1),

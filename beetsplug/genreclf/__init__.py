@@ -438,8 +438,7 @@ class GenreClfPlugin(BeetsPlugin):
             for outcome in analyzer.analyse(work):
                 item, label = outcome.key
                 if outcome.prediction is None:
-                    self._log.error("{}: {}", shown_path(item.path), outcome.error)
-                    summary.failed[outcome.error] += 1
+                    self._failed(item, outcome.error, summary)
                     continue
                 summary.analysed += 1
                 examples.append(Example(label, _artist(item), outcome.prediction.embedding))
@@ -496,8 +495,8 @@ class GenreClfPlugin(BeetsPlugin):
         with self._analyzer(lib) as analyzer:
             for outcome in analyzer.analyse(work):
                 with interrupt_deferred():
-                    self._apply(outcome, labeller, policy, write, pretend, summary)
-                    if write and not pretend:
+                    wrote = self._apply(outcome, labeller, policy, write, pretend, summary)
+                    if wrote:
                         analyzer.cache.refresh(outcome.key.path)  # same audio, new tags
                 if progress and (line := summary.progress_line()):
                     self._log.info("{}", line)
@@ -521,12 +520,12 @@ class GenreClfPlugin(BeetsPlugin):
         write: bool,
         pretend: bool,
         summary: RunSummary,
-    ) -> None:
+    ) -> bool:
+        """Store (and write) one outcome; returns whether tags were written."""
         item = outcome.key
         if outcome.prediction is None:
-            self._log.error("{}: {}", shown_path(item.path), outcome.error)
-            summary.failed[outcome.error] += 1
-            return
+            self._failed(item, outcome.error, summary)
+            return False
         fields = prediction_fields(labeller, outcome.prediction)
         genres = policy.genres_after(
             list(item.genres), fields[GENRE_FIELD], fields[CONFIDENCE_FIELD]
@@ -535,15 +534,22 @@ class GenreClfPlugin(BeetsPlugin):
             fields[APPLIED_FIELD] = joined(genres)  # so --learn can tell them from yours
         tags_change = genres != list(item.genres) or len(self._tag_fields) > 1
         item.update({**fields, "genres": genres})
+        wrote = write and tags_change and not pretend
         if pretend:
             ui.show_model_changes(item)
-        elif write and tags_change and not self._write(item):
+        elif wrote and not self._write(item):
             summary.failed["tags not written"] += 1
-            return  # nothing stored: the next run tries again
+            return False  # nothing stored: the next run tries again
         else:
             item.store()
         summary.analysed += 1
         summary.genres[fields[GENRE_FIELD]] += 1
+        return wrote
+
+    def _failed(self, item: Item, error: str, summary: RunSummary) -> None:
+        """One greppable line per file that could not be analysed."""
+        self._log.error("{}: {}", shown_path(item.path), error)
+        summary.failed[error] += 1
 
     def _write(self, item: Item) -> bool:
         """Write our tags; a failure is reported and the run goes on."""

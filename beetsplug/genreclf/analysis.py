@@ -155,12 +155,14 @@ class Analyzer:
 
         client = get_client()
         ahead = 4 * max(1, len(client.scheduler_info()["workers"]))
-        in_flight: deque = deque()  # ((key, path), future), in input order
+        in_flight: deque = deque()  # ((key, path), future or cached features), in order
 
         def oldest() -> tuple[tuple[Key, str], FileFeatures]:
-            (key, path), future = in_flight.popleft()
+            (key, path), pending = in_flight.popleft()
+            if isinstance(pending, FileFeatures):  # from the cache: no round trip
+                return (key, path), pending
             try:
-                return (key, path), future.result()
+                return (key, path), pending.result()
             except KilledWorker:  # it, or a task beside it, killed workers: once more
                 try:
                     return (key, path), self._submit(client, path).result()
@@ -168,18 +170,25 @@ class Analyzer:
                     return (key, path), FileFeatures(error=WORKER_DIED)
 
         for key, path in work:
-            in_flight.append(((key, path), self._submit(client, path)))
+            hit = self._cache_hit(path)
+            pending = FileFeatures(cached=hit) if hit is not None else self._submit(client, path)
+            in_flight.append(((key, path), pending))
             if len(in_flight) >= ahead:
                 yield oldest()
         while in_flight:
             yield oldest()
 
     def _submit(self, client, path: str):
-        cached = self.cache.get(os.fsencode(path)) if self.cache is not None else None
-        if cached is not None:
-            return client.submit(FileFeatures, cached=cached, pure=False)
+        function, args, kwargs = self._extraction(path)
+        return client.submit(function, *args, pure=False, **kwargs)
+
+    def _extraction(self, path: str) -> tuple:
+        """The worker's task for ``path`` (a joblib delayed call)."""
         worker_path = self.backend.worker_path(path)
-        return client.submit(self.extract, worker_path, self.model.params, self.windows, pure=False)
+        return delayed(self.extract)(worker_path, self.model.params, self.windows)
+
+    def _cache_hit(self, path: str) -> tuple[np.ndarray, np.ndarray] | None:
+        return self.cache.get(os.fsencode(path)) if self.cache is not None else None
 
     def _check_worker_sees(self, path: str, error: str | None) -> None:
         """A file here that the workers cannot find means a wrong path_map:
@@ -194,20 +203,16 @@ class Analyzer:
     def _tasks(self, work: Iterator[tuple[Key, str]], in_flight: deque) -> Iterator:
         for key, path in work:
             in_flight.append((key, path))
-            cached = self.cache.get(os.fsencode(path)) if self.cache is not None else None
-            if cached is not None:  # a trivial task keeps the results in order
-                yield delayed(FileFeatures)(cached=cached)
-            else:
-                worker_path = self.backend.worker_path(path)
-                yield delayed(self.extract)(worker_path, self.model.params, self.windows)
+            hit = self._cache_hit(path)
+            # A cache hit still goes through the pool, as a trivial task: joblib
+            # hands results back in order only for what it dispatched.
+            yield delayed(FileFeatures)(cached=hit) if hit is not None else self._extraction(path)
 
     def _extract_alone(self, path: str) -> FileFeatures:
         # Two jobs for one task: joblib would run a single job in this process.
-        worker_path = self.backend.worker_path(path)
-        task = delayed(self.extract)(worker_path, self.model.params, self.windows)
         try:
             with self._pool(2) as parallel:
-                return next(parallel([task]))
+                return next(parallel([self._extraction(path)]))
         except BrokenProcessPool:
             return FileFeatures(error=WORKER_DIED)
 

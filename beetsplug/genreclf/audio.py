@@ -194,7 +194,7 @@ def _pyav_window(container, stream, rate: int, start: float, length: float) -> n
     for frame in container.decode(stream):
         frame_start = float(frame.pts * stream.time_base) if frame.pts is not None else start
         for planar in resampler.resample(frame):
-            samples = planar.to_ndarray().mean(axis=0)
+            samples = _downmix(planar.to_ndarray().T)
             skip = int(round((start - frame_start) * rate))
             if skip > 0:  # seeking lands on the packet before `start`
                 samples = samples[skip:]

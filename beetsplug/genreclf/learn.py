@@ -141,9 +141,9 @@ def cross_validate(
     label_names: list[str],
     target_precision: float,
     seed: int = 0,
-) -> tuple[Evaluation, np.ndarray]:
-    """Held-out probabilities of a fresh classifier per artist-disjoint fold;
-    returns the evaluation and those probabilities."""
+) -> Evaluation:
+    """Evaluate a fresh classifier per artist-disjoint fold on its held-out
+    tracks."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     folds = min(FOLDS, min(len(set(groups[labels == c])) for c in range(len(label_names))))
@@ -152,7 +152,7 @@ def cross_validate(
     for train, test in splitter.split(features, labels, groups):
         classifier = make_classifier().fit(features[train], labels[train])
         held_out[np.ix_(test, classifier.classes_)] = classifier.predict_proba(features[test])
-    return evaluate(held_out, labels, label_names, folds, target_precision), held_out
+    return evaluate(held_out, labels, label_names, folds, target_precision)
 
 
 def evaluate(
@@ -291,7 +291,7 @@ def fit_head(
     index = {label: i for i, label in enumerate(labels)}
     targets = np.array([index[e.label] for e in examples])
     groups = np.array([e.group for e in examples])
-    evaluation, _ = cross_validate(features, targets, groups, labels, target_precision)
+    evaluation = cross_validate(features, targets, groups, labels, target_precision)
     pipeline = make_classifier().fit(features, targets)
     scaler, classifier = pipeline[0], pipeline[-1]
     weights, bias = classifier.coef_, classifier.intercept_
