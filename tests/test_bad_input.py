@@ -40,9 +40,14 @@ from mutagen.apev2 import APENoHeaderError, APEv2
 from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TIT2, TPE1, TRCK, TXXX, TYER
 
 from beetsplug.genreclf.audio import AudioError, WindowPolicy, decode_windows
-from beetsplug.genreclf.features import FeatureError, FeatureParams, segments_from_windows
+from beetsplug.genreclf.features import (
+    FeatureError,
+    FeatureParams,
+    segments_from_windows,
+)
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 from tests import badfiles
+from tests.helper import SETUP
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
 NOBODY = 65534
@@ -118,7 +123,7 @@ class BadInputBase(PluginTestHelper):
 
     def assert_tagged(self, item: Item) -> None:
         item = self.reloaded(item)
-        assert item.genreclf_model == MODEL.identity, item.filepath
+        assert item.genreclf_model == SETUP, item.filepath
         assert item.genreclf_genre in MODEL.labels
         assert np.isfinite(item.genreclf_confidence) and 0.0 < item.genreclf_confidence <= 1.0
         assert MediaFile(item.path).genres == [item.genreclf_genre]
@@ -200,11 +205,17 @@ class TestBadFiles(BadInputBase):
         if reason:
             assert re.search(reason, why, flags=re.IGNORECASE), why
         assert summary_line(records).startswith(
-            f"analysed {good_files}, skipped 0 (already analysed), failed 1 in "
+            f"analysed {good_files}, skipped 0 (already analysed), could not analyse 1 in "
         )
         assert isinstance(exit_exc, (ui.UserError, SystemExit)), "exit status 0"
         assert getattr(exit_exc, "code", 1) not in (0, None), "exit status 0"
-        assert row_diff(row_before, row(self.reloaded(bad))) == {}
+        # Only the reason is recorded (so the next run skips the file until it changes).
+        recorded = row_diff(row_before, row(self.reloaded(bad)))
+        if bytes_before is None:  # a missing file is no lasting verdict
+            assert recorded == {}
+        else:
+            assert recorded.keys() == {"genreclf_error", "genreclf_error_on"}
+            assert recorded["genreclf_error"] == (None, why)
         if bytes_before is not None:
             assert sha256(bad.path) == bytes_before
 
@@ -353,10 +364,11 @@ class TestPermissions(BadInputBase):
         assert any(m.startswith(f"{os.fsdecode(read_only.path)}: ") for m in errors), errors
         assert all("ermission" in m for m in errors), errors  # "Permission denied"
         summary = [m for _, m in report["log"] if m.startswith("analysed ")]
-        # 3 files: 1 tagged, 2 failed (the read-only one must not count twice)
+        # 3 files: 2 analysed, 1 not; of the 2, one could not be written
         assert summary and summary[0].startswith(
-            "analysed 1, skipped 0 (already analysed), failed 2 in "
+            "analysed 2, skipped 0 (already analysed), could not analyse 1 in "
         ), summary
+        assert any(m.startswith("  tags not written (1): ") for _, m in report["log"])
         assert code == 1
         self.lib._close()
         self.lib = Library(str(dbpath), str(self.lib_path))  # what the child stored
@@ -383,11 +395,11 @@ def _warm_up(folder: Path) -> None:
     """Import and run, as root, everything the demoted child will need."""
     import beets.ui.commands  # noqa: F401
 
-    from beetsplug.genreclf.analysis import extract_features
+    from beetsplug.genreclf.analysis import analyse_file
+    from beetsplug.genreclf.model import reference
 
     scratch = badfiles.make_valid(folder / "warm-up.mp3", seconds=4.0)
-    features = extract_features(str(scratch), MODEL.params, WindowPolicy())
-    MODEL.predict_tracks([features.segments])
+    assert analyse_file(str(scratch), reference(MODEL), WindowPolicy()).prediction is not None
     media = MediaFile(str(scratch))
     media.genres = ["x"]
     media.save()

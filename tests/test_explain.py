@@ -16,8 +16,9 @@ from beetsplug.genreclf.analysis import Analyzer
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.explain import explain
 from beetsplug.genreclf.features import FeatureParams, segments_per_window
+from beetsplug.genreclf.model import reference
 from tests.audiogen import synthesize, write_audio
-from tests.test_plugin import MODEL, GenreClfTestBase, file_genres
+from tests.helper import MODEL, GenreClfTestBase, file_genres
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # 12 s tracks in two windows of 4 s, from 2.67 s and 5.33 s: one segment each.
@@ -59,7 +60,9 @@ class TestExplain(GenreClfTestBase):
         [item] = self.add_tracks("beats.mp3")
         before = (self.music / "beats.mp3").read_bytes()
 
-        self.run_command("genreclf", "--explain", "--write")
+        with pytest.raises(ui.UserError, match="-w/-W does not apply to --explain"):
+            self.run_command("genreclf", "--explain", "--write")
+        self.run_command("genreclf", "--explain")
 
         assert "overall" in capsys.readouterr().out
         assert item.id not in self.analysed_ids()
@@ -104,10 +107,10 @@ def test_windows_of_different_music_get_different_probabilities(tmp_path):
         "chords": write_audio(tmp_path / "chords.flac", synthesize("chords", 32, seed=1)),
         "beats": write_audio(tmp_path / "beats.flac", synthesize("beats", 32, seed=2)),
     }
-    analyzer = Analyzer(MODEL, WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
+    analyzer = Analyzer(reference(MODEL), WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
 
     found = {
-        name: explain(name, outcome.prediction, outcome.windows, MODEL.labels)
+        name: explain(name, outcome.prediction, outcome.analysis.windows, MODEL.labels)
         for name, outcome in zip(paths, analyzer.analyse((n, str(p)) for n, p in paths.items()))
     }
 
@@ -274,7 +277,7 @@ class TestPlot(GenreClfTestBase):
 
     def test_plot_needs_explain_or_stats(self, tmp_path):
         self.setup_plugin()
-        with pytest.raises(ui.UserError, match="--plot goes with --explain or --stats"):
+        with pytest.raises(ui.UserError, match="--plot does not apply to tagging"):
             self.run_command("genreclf", "--plot", str(tmp_path / "out.png"))
-        with pytest.raises(ui.UserError, match="choose one of --explain and --stats"):
+        with pytest.raises(ui.UserError, match="choose one of --explain, --stats"):
             self.run_command("genreclf", "--explain", "--stats")

@@ -23,42 +23,45 @@ from beets import ui
 from beets.library import Item, Library
 from mediafile import MediaFile
 
-from beetsplug.genreclf.analysis import Analyzer, FileFeatures, extract_features
+from beetsplug.genreclf.analysis import Analyzer, FileAnalysis, analyse_file
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.features import FeatureParams
-from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
-from tests.test_plugin import GenreClfTestBase
+from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel, ModelRef, reference
+from tests.helper import GenreClfTestBase
 
 
-def exit_on_crash_file(path: str, params: FeatureParams, windows: WindowPolicy) -> FileFeatures:
-    """extract_features, except that the worker exits on files named crash*."""
+def exit_on_crash_file(
+    path: str, model: ModelRef, windows: WindowPolicy, detail: bool = False
+) -> FileAnalysis:
+    """analyse_file, except that the worker exits on files named crash*."""
     if Path(path).name.startswith("crash"):
         os._exit(70)
-    return extract_features(path, params, windows)
+    return analyse_file(path, model, windows, detail)
 
 
-def segfault_on_crash_file(path: str, params: FeatureParams, windows: WindowPolicy) -> FileFeatures:
-    """extract_features, except that the worker gets SIGSEGV on crash* files."""
+def segfault_on_crash_file(
+    path: str, model: ModelRef, windows: WindowPolicy, detail: bool = False
+) -> FileAnalysis:
+    """analyse_file, except that the worker gets SIGSEGV on crash* files."""
     if Path(path).name.startswith("crash"):
         os.kill(os.getpid(), signal.SIGSEGV)
-    return extract_features(path, params, windows)
+    return analyse_file(path, model, windows, detail)
 
 
 @pytest.fixture(scope="module")
-def model() -> GenreModel:
-    return GenreModel(DEFAULT_MODEL_PATH)
+def model() -> ModelRef:
+    return reference(GenreModel(DEFAULT_MODEL_PATH))
 
 
 class TestWorkerDeath:
-    @pytest.mark.parametrize("extract", [exit_on_crash_file, segfault_on_crash_file])
-    def test_a_dying_worker_costs_only_its_file(self, model, audio_dir, tmp_path, extract):
+    @pytest.mark.parametrize("analyse", [exit_on_crash_file, segfault_on_crash_file])
+    def test_a_dying_worker_costs_only_its_file(self, model, audio_dir, tmp_path, analyse):
         """Every file but the crashing one is analysed, in order, and the
         same predictions come out as in a run without the crash."""
         good = sorted(audio_dir.glob("*.wav")) + sorted(audio_dir.glob("*.flac"))
         crash = tmp_path / "crash.wav"
         crash.write_bytes(good[0].read_bytes())
         paths = [*good[:3], crash, *good[3:]]
-        analyzer = Analyzer(model, WindowPolicy(), jobs=2, extract=extract)
+        analyzer = Analyzer(model, WindowPolicy(), jobs=2, analyse=analyse)
 
         outcomes = list(analyzer.analyse((str(p), str(p)) for p in paths))
 
@@ -79,7 +82,7 @@ class TestWorkerDeath:
         for crash in crashes:
             crash.write_bytes(good[0].read_bytes())
         paths = [crashes[0], *good, crashes[1]]
-        analyzer = Analyzer(model, WindowPolicy(), jobs=2, extract=exit_on_crash_file)
+        analyzer = Analyzer(model, WindowPolicy(), jobs=2, analyse=exit_on_crash_file)
 
         outcomes = list(analyzer.analyse((str(p), str(p)) for p in paths))
 

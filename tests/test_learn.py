@@ -12,10 +12,15 @@ from beets import ui
 from beets.library import Item
 
 from beetsplug.genreclf import HEAD_FILE
-from beetsplug.genreclf.learn import Head, check_enough, choose_labels, confidence_threshold
+from beetsplug.genreclf.learn import (
+    Head,
+    check_enough,
+    choose_labels,
+    confidence_threshold,
+)
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 from tests.audiogen import write_track
-from tests.test_plugin import GenreClfTestBase
+from tests.helper import SETUP, GenreClfTestBase
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
 # The user's genres, each a style the generator can make; several artists each.
@@ -44,10 +49,10 @@ class LearnTestBase(GenreClfTestBase):
     def _audio(self, labelled_audio: Path) -> None:
         self.labelled_audio = labelled_audio
 
-    def setup_library(self) -> None:
+    def setup_library(self, min_examples: int = 6) -> None:
         """The plugin, and a library of the labelled tracks: the last artist
         of each genre untagged."""
-        self.setup_plugin(learn={"min_examples": 6})
+        self.setup_plugin(learn={"min_examples": min_examples})
         self.untagged: list[Item] = []
         for path in sorted(self.labelled_audio.iterdir()):
             genre, artist, _ = path.stem.split("-")
@@ -98,7 +103,7 @@ class TestLearn(LearnTestBase):
             assert item.genreclf_source == "learned"
             assert item.genreclf_genre in USER_GENRES
             assert item.genres == [item.genreclf_genre]
-            assert item.genreclf_model.startswith(MODEL.identity + "+learned@")
+            assert item.genreclf_model.startswith(SETUP + "+learned@")
             right += item.genreclf_genre == item.title.split("-")[0]
         assert right >= 2  # of 3 tracks by artists it never saw
 
@@ -110,7 +115,7 @@ class TestLearn(LearnTestBase):
         item = self.lib.get_item(self.untagged[0].id)
         assert item.genreclf_source == "base"
         assert item.genreclf_genre in MODEL.labels
-        assert item.genreclf_model == MODEL.identity
+        assert item.genreclf_model == SETUP
 
     def test_learning_then_tagging_and_relearning_decode_each_file_once(self, caplog):
         """Re-learning after tagging reads the cache only, and leaves out the
@@ -148,8 +153,7 @@ class TestLearn(LearnTestBase):
         )
 
     def test_too_few_examples_is_refused_before_decoding(self, caplog):
-        self.setup_library()
-        self.config["genreclf"]["learn"]["min_examples"] = 50
+        self.setup_library(min_examples=50)
         with (
             caplog.at_level(logging.INFO, "beets.genreclf"),
             pytest.raises(

@@ -59,6 +59,7 @@ def export_onnx(
         "name": name,
         "version": version,
         "labels": labels,
+        "frontend": params.name,
         "features": params.to_dict(),
         "aggregation": "mean",
         "min_confidence": min_confidence,

@@ -1,33 +1,28 @@
-"""Parallel analysis: plain paths in, predictions (or reasons) out, in order.
+"""Analysis: plain paths in, predictions (or reasons) out, in input order.
 
-Workers (loky processes by default, threads, or a Dask cluster; see
-backends.py) only decode and compute features; they never see beets
-objects. Files found in the analysis cache are not decoded again. The
-parent runs the ONNX inference and hands results back in input order, so
-whatever happens next (storing, writing tags) is the same at any worker
-count. Work is streamed: only a few files per worker are in flight however
-large the query.
+Each worker (see backends.py) decodes a file, computes the model's features
+and runs the model itself, with one onnxruntime session per worker process
+for its whole life; only probabilities and embeddings travel back. Workers
+never see beets objects. Files in the analysis cache are not sent at all, and
+no worker starts while every file so far was cached. Results come back in
+input order, so what happens next (storing, writing tags) is the same at any
+worker count. Work is streamed: only a few files per worker are in flight.
 """
 
 from __future__ import annotations
 
-import contextvars
 import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 import numpy as np
-from joblib import Parallel, delayed, parallel_config
 
 from .audio import NOT_FOUND, AudioError, WindowPolicy, decode_timed_windows
-from .backends import Backend, BackendError
+from .backends import Backend, BackendError, JoblibBackend, Ready, Task, WorkerDied
 from .cache import AnalysisCache
-from .features import FeatureError, FeatureParams, segments_per_window
-from .model import GenreModel, TrackPrediction
+from .features import FeatureError
+from .model import ModelError, ModelRef, TrackPrediction
 
 Key = TypeVar("Key")
 WORKER_DIED = "the decoder crashed (its worker process died)"
@@ -42,153 +37,104 @@ class AnalysedWindow:
 
 
 @dataclass(frozen=True)
-class FileFeatures:
-    """A worker's answer for one file: segments, or why there are none (or,
-    for a file in the cache, its cached probabilities and embedding).
+class FileAnalysis:
+    """A worker's answer for one file: its prediction, or why there is none.
     ``windows`` says which window each run of segments came from, in order."""
 
-    segments: np.ndarray | None = None
+    prediction: TrackPrediction | None = None
     error: str | None = None
     windows: tuple[AnalysedWindow, ...] = ()
-    cached: tuple[np.ndarray, np.ndarray] | None = None
+    from_cache: bool = False
 
 
-def extract_features(
-    path: str, params: FeatureParams, windows: WindowPolicy
-) -> FileFeatures:
-    """Decode ``path`` and compute its MFCC segments (runs in a worker)."""
+def analyse_file(
+    path: str, model: ModelRef, windows: WindowPolicy, detail: bool = False
+) -> FileAnalysis:
+    """Decode ``path``, compute its features and predict (runs in a worker).
+    ``detail``: keep each segment's embedding (for --explain with a head)."""
     try:
-        decoded = decode_timed_windows(path, params.sample_rate, windows)
-        parts = segments_per_window([samples for _, samples in decoded], params)
+        loaded = model.load()
+        decoded = decode_timed_windows(path, loaded.frontend.sample_rate, windows)
+        parts = loaded.frontend.segments_per_window([samples for _, samples in decoded])
         analysed = tuple(
             AnalysedWindow(start, len(part))
             for (start, _), part in zip(decoded, parts)
             if len(part)
         )
-        return FileFeatures(segments=np.concatenate(parts), windows=analysed)
-    except (AudioError, FeatureError) as exc:
-        return FileFeatures(error=str(exc))
+        prediction = loaded.predict_track(np.concatenate(parts), detail)
+        return FileAnalysis(prediction, windows=analysed)
+    except (AudioError, FeatureError, ModelError) as exc:
+        return FileAnalysis(error=str(exc))
     except Exception as exc:  # a decoder bug must cost this file only
-        return FileFeatures(error=f"unexpected {type(exc).__name__}: {exc}")
+        return FileAnalysis(error=f"unexpected {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
 class Outcome(Generic[Key]):
     key: Key
-    prediction: TrackPrediction | None = None
-    error: str | None = None
-    windows: tuple[AnalysedWindow, ...] = ()  # where the prediction's segments come from
+    path: str
+    analysis: FileAnalysis
+
+    @property
+    def prediction(self) -> TrackPrediction | None:
+        return self.analysis.prediction
+
+    @property
+    def error(self) -> str | None:
+        return self.analysis.error
+
+
+Analyse = Callable[[str, ModelRef, WindowPolicy, bool], FileAnalysis]
 
 
 class Analyzer:
-    """Runs feature extraction in ``jobs`` worker processes and inference in
-    the parent. The loky pool is reused between calls (and import tasks)."""
+    """Sends files to ``backend``'s workers, and keeps their results in the
+    analysis cache (when there is one)."""
 
     def __init__(
         self,
-        model: GenreModel,
+        model: ModelRef,
         windows: WindowPolicy,
         jobs: int,
-        extract: Callable[[str, FeatureParams, WindowPolicy], FileFeatures] = extract_features,
         cache: AnalysisCache | None = None,
-        backend: Backend = Backend(),
+        backend: Backend | None = None,
+        analyse: Analyse = analyse_file,
     ) -> None:
         self.model = model
         self.windows = windows
         self.jobs = jobs
-        self.extract = extract  # what workers run on each path
         self.cache = cache  # files found there are not decoded again
-        self.backend = backend  # where extraction runs
+        self.backend = backend or JoblibBackend()  # where analysis runs
+        self.analyse_file = analyse  # what workers run on each path
 
-    def analyse(self, work: Iterable[tuple[Key, str]]) -> Iterator[Outcome[Key]]:
-        """Yield an Outcome for each (key, path), in input order.
+    def analyse(
+        self, work: Iterable[tuple[Key, str]], detail: bool = False
+    ) -> Iterator[Outcome[Key]]:
+        """An Outcome for each (key, path), in input order. ``detail``: per
+        segment embeddings too, and so no cache (it holds track results)."""
+        entries = (((key, path), self._entry(path, detail)) for key, path in work)
+        for (key, path), result in self.backend.results(entries, self.jobs):
+            if isinstance(result, WorkerDied):
+                result = FileAnalysis(error=WORKER_DIED)
+            if result.prediction is None:
+                self._check_worker_sees(path, result.error)
+            elif not result.from_cache and not detail:
+                self._cache_put(path, result.prediction)
+            yield Outcome(key, path, result)
 
-        ``work`` is consumed lazily (only a few files are in flight) and, though
-        joblib pulls it from its own threads, in the caller's context, where
-        beets can resolve library paths. Workers only ever see plain paths.
-        """
-        work = _in_context(iter(work), contextvars.copy_context())
-        for (key, path), features in self._extract_all(work):
-            if features.cached is not None:
-                yield Outcome(key, prediction=TrackPrediction(*features.cached))
-            elif features.segments is None:
-                self._check_worker_sees(path, features.error)
-                yield Outcome(key, error=features.error)
-            else:  # one track per call: batching tracks measured no faster
-                [prediction] = self.model.predict_tracks([features.segments])
-                if self.cache is not None:
-                    self.cache.put(
-                        os.fsencode(path), prediction.probabilities, prediction.embedding
-                    )
-                yield Outcome(key, prediction=prediction, windows=features.windows)
-
-    def _extract_all(
-        self, work: Iterator[tuple[Key, str]]
-    ) -> Iterator[tuple[tuple[Key, str], FileFeatures]]:
-        """((key, path), features) in input order. A worker that dies costs only the
-        file that killed it: the files it shared the pool with are retried
-        one at a time, and the run goes on with a fresh pool."""
-        if self.backend.name == "dask":
-            yield from self._extract_on_dask(work)
-            return
-        while True:
-            in_flight: deque[tuple[Key, str]] = deque()  # dispatched, not yet answered
-            try:
-                with self._pool(self.jobs) as parallel:
-                    for features in parallel(self._tasks(work, in_flight)):
-                        yield in_flight.popleft(), features
-                return
-            except BrokenProcessPool:
-                for key, path in in_flight:
-                    yield (key, path), self._extract_alone(path)
-
-    def _extract_on_dask(
-        self, work: Iterator[tuple[Key, str]]
-    ) -> Iterator[tuple[tuple[Key, str], FileFeatures]]:
-        """As _extract_all, with dask's own futures: joblib's dask backend
-        hangs when a task kills its workers (it never reports KilledWorker).
-        Dask reschedules the tasks of a lost worker; a file that kills every
-        worker it is tried on (``distributed.scheduler.allowed-failures``)
-        fails alone."""
-        from distributed import get_client
-        from distributed.scheduler import KilledWorker
-
-        client = get_client()
-        ahead = 4 * max(1, len(client.scheduler_info()["workers"]))
-        in_flight: deque = deque()  # ((key, path), future or cached features), in order
-
-        def oldest() -> tuple[tuple[Key, str], FileFeatures]:
-            (key, path), pending = in_flight.popleft()
-            if isinstance(pending, FileFeatures):  # from the cache: no round trip
-                return (key, path), pending
-            try:
-                return (key, path), pending.result()
-            except KilledWorker:  # it, or a task beside it, killed workers: once more
-                try:
-                    return (key, path), self._submit(client, path).result()
-                except KilledWorker:
-                    return (key, path), FileFeatures(error=WORKER_DIED)
-
-        for key, path in work:
-            hit = self._cache_hit(path)
-            pending = FileFeatures(cached=hit) if hit is not None else self._submit(client, path)
-            in_flight.append(((key, path), pending))
-            if len(in_flight) >= ahead:
-                yield oldest()
-        while in_flight:
-            yield oldest()
-
-    def _submit(self, client, path: str):
-        function, args, kwargs = self._extraction(path)
-        return client.submit(function, *args, pure=False, **kwargs)
-
-    def _extraction(self, path: str) -> tuple:
-        """The worker's task for ``path`` (a joblib delayed call)."""
+    def _entry(self, path: str, detail: bool) -> Task | Ready:
+        hit = None if detail else self._cache_get(path)
+        if hit is not None:
+            return Ready(FileAnalysis(TrackPrediction(*hit), from_cache=True))
         worker_path = self.backend.worker_path(path)
-        return delayed(self.extract)(worker_path, self.model.params, self.windows)
+        return Task(self.analyse_file, (worker_path, self.model, self.windows, detail))
 
-    def _cache_hit(self, path: str) -> tuple[np.ndarray, np.ndarray] | None:
+    def _cache_get(self, path: str):
         return self.cache.get(os.fsencode(path)) if self.cache is not None else None
+
+    def _cache_put(self, path: str, prediction: TrackPrediction) -> None:
+        if self.cache is not None:
+            self.cache.put(os.fsencode(path), prediction.probabilities, prediction.embedding)
 
     def _check_worker_sees(self, path: str, error: str | None) -> None:
         """A file here that the workers cannot find means a wrong path_map:
@@ -199,36 +145,3 @@ class Analyzer:
                 f"{worker_path}: not found on the workers, though {path} is here; "
                 "check genreclf.dask.path_map"
             )
-
-    def _tasks(self, work: Iterator[tuple[Key, str]], in_flight: deque) -> Iterator:
-        for key, path in work:
-            in_flight.append((key, path))
-            hit = self._cache_hit(path)
-            # A cache hit still goes through the pool, as a trivial task: joblib
-            # hands results back in order only for what it dispatched.
-            yield delayed(FileFeatures)(cached=hit) if hit is not None else self._extraction(path)
-
-    def _extract_alone(self, path: str) -> FileFeatures:
-        # Two jobs for one task: joblib would run a single job in this process.
-        try:
-            with self._pool(2) as parallel:
-                return next(parallel([self._extraction(path)]))
-        except BrokenProcessPool:
-            return FileFeatures(error=WORKER_DIED)
-
-    @contextmanager
-    def _pool(self, jobs: int) -> Iterator[Parallel]:
-        with (
-            parallel_config(**self.backend.joblib_config()),
-            Parallel(n_jobs=jobs, return_as="generator") as parallel,
-        ):
-            yield parallel
-
-
-def _in_context(iterator: Iterator, context: contextvars.Context) -> Iterator:
-    """``iterator``, advanced inside ``context`` whichever thread pulls it."""
-    while True:
-        try:
-            yield context.run(next, iterator)
-        except StopIteration:
-            return

@@ -72,17 +72,29 @@ class AnalysisCache:
             self._commit_now_and_then()
 
     def refresh(self, path: bytes) -> None:
-        """After our own tag write: same audio, new size and mtime."""
+        """After a tag write: same audio, new size and mtime."""
+        self.move(path, path)
+
+    def move(self, old: bytes, new: bytes) -> None:
+        """The file at ``old`` is now ``new`` (an import copied or moved it,
+        and may have written its tags): same audio, so keep its entries."""
         try:
-            size, mtime_ns = _stat(path)
+            size, mtime_ns = _stat(new)
         except OSError:
             return
         with self._lock:
+            if old != new:  # a stale entry for the new path must not block the move
+                self._db.execute("DELETE FROM analysis WHERE path = ?", (new,))
             self._db.execute(
-                "UPDATE analysis SET size = ?, mtime_ns = ? WHERE path = ?",
-                (size, mtime_ns, path),
+                "UPDATE analysis SET path = ?, size = ?, mtime_ns = ? WHERE path = ?",
+                (new, size, mtime_ns, old),
             )
             self._commit_now_and_then()
+
+    def commit(self) -> None:
+        with self._lock:
+            self._db.commit()
+            self._pending = 0
 
     def close(self) -> None:
         with self._lock:

@@ -1,13 +1,17 @@
-"""MFCC sequence features, shared by tagging and training.
+"""Feature front-ends, shared by tagging and training.
 
-Both the plugin and ``training/`` call these functions, so a model always
-sees features computed exactly as during its training. The parameters
-travel inside the ONNX model's metadata (see :class:`FeatureParams`).
+A model's metadata names its front-end (``frontend``) and that front-end's
+parameters (``features``); :func:`frontend` turns them into an object whose
+``segments_per_window`` makes the model's input from decoded audio. Both the
+plugin and ``training/`` call these functions, so a model always sees
+features computed exactly as during its training. Today: ``mfcc``, MFCC
+sequences cut into ~3 s segments (:class:`FeatureParams`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -33,6 +37,8 @@ class FeatureParams:
     min_frames: shortest sequence worth classifying (shorter audio fails).
     """
 
+    name: ClassVar[str] = "mfcc"
+
     sample_rate: int = 22050
     n_mfcc: int = 20
     n_fft: int = 2048
@@ -49,6 +55,35 @@ class FeatureParams:
     @classmethod
     def from_dict(cls, values: dict) -> FeatureParams:
         return cls(**values)
+
+    def segments_per_window(self, windows: list[np.ndarray]) -> list[np.ndarray]:
+        return segments_per_window(windows, self)
+
+
+class FrontEnd(Protocol):
+    """Decoded audio (mono at ``sample_rate``) to model input."""
+
+    name: ClassVar[str]
+    sample_rate: int
+
+    def to_dict(self) -> dict: ...
+
+    def segments_per_window(self, windows: list[np.ndarray]) -> list[np.ndarray]:
+        """(n_segments, time, features) per window; may raise FeatureError."""
+        ...
+
+
+FRONTENDS: dict[str, type] = {FeatureParams.name: FeatureParams}
+
+
+def frontend(name: str, params: dict) -> FrontEnd:
+    """The front-end ``name`` with ``params``; ValueError if unknown or wrong."""
+    if name not in FRONTENDS:
+        raise ValueError(f"unknown feature front-end {name!r} (known: {', '.join(FRONTENDS)})")
+    try:
+        return FRONTENDS[name].from_dict(params)
+    except TypeError as exc:
+        raise ValueError(f"bad {name} front-end parameters ({exc})") from exc
 
 
 def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:

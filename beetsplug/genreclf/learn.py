@@ -162,7 +162,11 @@ def evaluate(
     folds: int,
     target_precision: float,
 ) -> Evaluation:
-    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+    from sklearn.metrics import (
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
 
     predicted = probabilities.argmax(axis=1)
     indices = list(range(len(names)))

@@ -1,10 +1,13 @@
-"""The ONNX genre model: loading, validation and batched inference.
+"""The ONNX genre model: loading, validation and inference.
 
 The model file carries everything needed to use it in one JSON metadata
-entry (``METADATA_KEY``): its labels, the feature parameters, how segment
-predictions are aggregated and the recommended confidence threshold.
-Input ``mfcc`` is (batch, time, n_mfcc); outputs are ``probabilities``
-(batch, n_labels) and ``embedding`` (batch, embedding_size).
+entry (``METADATA_KEY``): its labels, its feature front-end and that
+front-end's parameters, how segment predictions are aggregated into a
+track's (``aggregation``), and the recommended confidence threshold. Its one input takes
+(batch, time, features) segments; outputs are ``probabilities`` (batch,
+n_labels) and ``embedding`` (batch, embedding_size), per segment.
+
+Format 1 (the first models) has no ``frontend`` key: it means ``mfcc``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import FeatureParams
+from .features import FeatureParams, FrontEnd, frontend
 
 METADATA_KEY = "genreclf"
-METADATA_FORMAT = 1
+METADATA_FORMAT = 2
+READABLE_FORMATS = (1, 2)
+AGGREGATIONS = ("mean", "geometric_mean")
 DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "genreclf.onnx"
 BATCH_SEGMENTS = 512  # segments per inference call
 
@@ -35,6 +40,7 @@ class TrackPrediction:
     probabilities: np.ndarray  # (n_labels,)
     embedding: np.ndarray  # (embedding_size,)
     segment_probabilities: np.ndarray | None = None  # (n_segments, n_labels); not cached
+    segment_embeddings: np.ndarray | None = None  # (n_segments, size); only when asked
 
 
 class GenreModel:
@@ -48,33 +54,41 @@ class GenreModel:
         self.name: str = metadata["name"]
         self.version: str = str(metadata["version"])
         self.labels: list[str] = list(metadata["labels"])
-        self.params = FeatureParams.from_dict(metadata["features"])
+        self.frontend: FrontEnd = frontend(metadata["frontend"], metadata["features"])
+        self.aggregation: str = metadata["aggregation"]
         self.min_confidence: float = float(metadata["min_confidence"])
         self.metadata = metadata
+        self._input = self._session.get_inputs()[0].name
         digest = hashlib.sha256(content).hexdigest()
         self.identity = f"{self.name}-{self.version}@{digest[:8]}"
 
-    def run(self, mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Raw model outputs for a (batch, time, n_mfcc) array."""
+    @property
+    def params(self) -> FeatureParams:
+        """The MFCC parameters of an ``mfcc`` model (training uses them)."""
+        if not isinstance(self.frontend, FeatureParams):
+            raise ModelError(f"{self.path}: not an MFCC model")
+        return self.frontend
+
+    def run(self, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw model outputs for a (batch, time, features) array."""
         probabilities, embedding = self._session.run(
-            ["probabilities", "embedding"], {"mfcc": mfcc.astype(np.float32, copy=False)}
+            ["probabilities", "embedding"], {self._input: segments.astype(np.float32, copy=False)}
         )
         return probabilities, embedding
 
+    def predict_track(self, segments: np.ndarray, detail: bool = False) -> TrackPrediction:
+        """A track's prediction from its (n_segments, time, features) array;
+        ``detail`` keeps each segment's embedding too."""
+        probabilities, embeddings = self._run_batched(segments)
+        return TrackPrediction(
+            probabilities=aggregate(probabilities, self.aggregation),
+            embedding=embeddings.mean(axis=0),
+            segment_probabilities=probabilities,
+            segment_embeddings=embeddings if detail else None,
+        )
+
     def predict_tracks(self, tracks: list[np.ndarray]) -> list[TrackPrediction]:
-        """Predict several tracks at once from their (n_segments, time, n_mfcc)
-        segment arrays, batching segments of equal length together."""
-        outputs: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(tracks)
-        by_length: dict[int, list[int]] = {}
-        for index, segments in enumerate(tracks):
-            by_length.setdefault(segments.shape[1], []).append(index)
-        for indices in by_length.values():
-            stacked = np.concatenate([tracks[i] for i in indices])
-            probabilities, embeddings = self._run_batched(stacked)
-            bounds = np.cumsum([0] + [len(tracks[i]) for i in indices])
-            for i, start, stop in zip(indices, bounds[:-1], bounds[1:]):
-                outputs[i] = probabilities[start:stop], embeddings[start:stop]
-        return [_aggregate(*output) for output in outputs]
+        return [self.predict_track(segments) for segments in tracks]
 
     def _run_batched(self, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         parts = [
@@ -87,13 +101,46 @@ class GenreModel:
         )
 
 
-def _aggregate(probabilities: np.ndarray, embeddings: np.ndarray) -> TrackPrediction:
-    """Track-level prediction: the mean over segments (metadata 'mean')."""
-    return TrackPrediction(
-        probabilities=probabilities.mean(axis=0),
-        embedding=embeddings.mean(axis=0),
-        segment_probabilities=probabilities,
-    )
+def aggregate(segment_probabilities: np.ndarray, how: str) -> np.ndarray:
+    """A track's probabilities from its segments': their ``mean``, or their
+    ``geometric_mean`` renormalised (softmax of the mean log-probability: for
+    a linear head, exactly the head applied to the mean embedding)."""
+    if how == "mean":
+        return segment_probabilities.mean(axis=0)
+    log_mean = np.log(np.clip(segment_probabilities, 1e-12, None)).mean(axis=0)
+    exp = np.exp(log_mean - log_mean.max())
+    return (exp / exp.sum()).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a worker needs to load the model: its file (None: the one that
+    ships in the package, wherever the worker has it) and its identity, so
+    a worker with another model fails loudly instead of predicting with it."""
+
+    path: str | None
+    identity: str
+
+    def load(self) -> GenreModel:
+        """The model, loaded once per process (one InferenceSession each)."""
+        model = _LOADED.get(self)
+        if model is None:
+            model = GenreModel(self.path or DEFAULT_MODEL_PATH)
+            if model.identity != self.identity:
+                raise ModelError(
+                    f"the worker has model {model.identity}, not {self.identity}: "
+                    "install the same beets-genreclf everywhere"
+                )
+            _LOADED[self] = model
+        return model
+
+
+_LOADED: dict[ModelRef, GenreModel] = {}
+
+
+def reference(model: GenreModel) -> ModelRef:
+    packaged = model.path.resolve() == DEFAULT_MODEL_PATH.resolve()
+    return ModelRef(None if packaged else str(model.path), model.identity)
 
 
 def _open_session(content: bytes, path: Path):
@@ -101,6 +148,7 @@ def _open_session(content: bytes, path: Path):
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # workers use the other cores
+    options.inter_op_num_threads = 1
     options.log_severity_level = 3
     try:
         return onnxruntime.InferenceSession(
@@ -117,19 +165,27 @@ def _read_metadata(session, path: Path) -> dict:
         raise ModelError(f"{path}: not a genreclf model (no '{METADATA_KEY}' metadata)")
     try:
         metadata = json.loads(raw)
-        FeatureParams.from_dict(metadata["features"])
-        missing = {"name", "version", "labels", "min_confidence"} - metadata.keys()
-    except (ValueError, KeyError, TypeError) as exc:
+        format_ = metadata.get("format")
+        missing = {"name", "version", "labels", "min_confidence", "features"} - metadata.keys()
+    except (ValueError, AttributeError) as exc:
         raise ModelError(f"{path}: unreadable model metadata ({exc})") from exc
+    if format_ not in READABLE_FORMATS:
+        raise ModelError(
+            f"{path}: model format {format_!r} is not supported "
+            f"(this plugin reads formats {', '.join(map(str, READABLE_FORMATS))}); "
+            "upgrade beets-genreclf"
+        )
     if missing:
         raise ModelError(f"{path}: model metadata lacks {', '.join(sorted(missing))}")
-    if metadata.get("format") != METADATA_FORMAT:
-        raise ModelError(
-            f"{path}: model format {metadata.get('format')!r} is not supported "
-            f"(this plugin reads format {METADATA_FORMAT}); upgrade beets-genreclf"
-        )
+    metadata = {"frontend": "mfcc", "aggregation": "mean", **metadata}
+    try:
+        frontend(metadata["frontend"], metadata["features"])
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
+    if metadata["aggregation"] not in AGGREGATIONS:
+        raise ModelError(f"{path}: unknown aggregation {metadata['aggregation']!r}")
     inputs = [node.name for node in session.get_inputs()]
     outputs = {node.name for node in session.get_outputs()}
-    if inputs != ["mfcc"] or not {"probabilities", "embedding"} <= outputs:
+    if len(inputs) != 1 or not {"probabilities", "embedding"} <= outputs:
         raise ModelError(f"{path}: unexpected model inputs/outputs {inputs}, {sorted(outputs)}")
     return metadata

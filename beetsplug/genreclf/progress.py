@@ -15,7 +15,11 @@ class RunSummary:
     analysed: int = 0
     skipped: int = 0
     from_cache: int = 0  # analysed without decoding (see cache.py)
-    failed: Counter = field(default_factory=Counter)  # reason -> files
+    failed: Counter = field(default_factory=Counter)  # reason -> files not analysed
+    write_failed: Counter = field(default_factory=Counter)  # reason -> files analysed, not written
+    unanalysable_skipped: int = 0  # known from an earlier run not to analyse
+    written: int = 0  # files whose tags were written
+    pretend: bool = False  # nothing is stored
     genres: Counter = field(default_factory=Counter)  # predicted label -> files
     started: float = field(default_factory=time.monotonic)
     _last_report: float = field(default_factory=time.monotonic)
@@ -26,7 +30,7 @@ class RunSummary:
 
     @property
     def done(self) -> int:
-        return self.analysed + self.skipped + self.failures
+        return self.analysed + self.skipped + self.unanalysable_skipped + self.failures
 
     def progress_line(self, force: bool = False) -> str | None:
         """A progress line every PROGRESS_EVERY_SECONDS (or now if ``force``)."""
@@ -44,12 +48,23 @@ class RunSummary:
         """The summary, one line per fact."""
         elapsed = _duration(time.monotonic() - self.started)
         cached = f" ({self.from_cache} from the cache)" if self.from_cache else ""
+        verb = "would store" if self.pretend else "analysed"
         lines = [
-            f"analysed {self.analysed}{cached}, skipped {self.skipped} (already analysed), "
-            f"failed {self.failures} in {elapsed}"
+            f"{verb} {self.analysed}{cached}, skipped {self.skipped} (already analysed), "
+            f"could not analyse {self.failures} in {elapsed}"
+            + (" (pretend: nothing stored)" if self.pretend else "")
         ]
         for reason, count in self.failed.most_common():
-            lines.append(f"  failed ({count}): {reason}")
+            lines.append(f"  could not analyse ({count}): {reason}")
+        if self.written or self.write_failed:
+            lines.append(f"tags written to {self.written} files")
+        for reason, count in self.write_failed.most_common():
+            lines.append(f"  tags not written ({count}): {reason}")
+        if self.unanalysable_skipped:
+            lines.append(
+                f"{self.unanalysable_skipped} skipped: unanalysable, see "
+                "`beet ls genreclf_error::.`"
+            )
         if self.genres:
             shares = ", ".join(f"{g} {n}" for g, n in self.genres.most_common())
             lines.append(f"genres: {shares}")

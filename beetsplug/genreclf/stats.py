@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from beets.dbcore.types import MULTI_VALUE_DELIMITER
 
-from .apply import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
+from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
 from .explain import bar
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

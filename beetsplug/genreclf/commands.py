@@ -1,0 +1,238 @@
+"""``beet genreclf``: its options, and one handler per action (tag, learn,
+explain, stats), each over one :class:`~.run.TaggingRun`."""
+
+from __future__ import annotations
+
+import sqlite3
+from optparse import Values
+from typing import TYPE_CHECKING
+
+from beets import ui
+from beets.dbcore.db import DBAccessError
+
+from .run import TaggingRun, artist_of, set_aside_applied
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from beets.library import Library
+
+RESUME = "what was analysed is stored; run the command again to continue"
+USAGE = "%prog [options] [QUERY...]"
+# Which options each action takes (beyond -j and the query).
+ACTION_OPTIONS = {
+    "tag": {"force", "pretend", "write", "base"},
+    "learn": {"pretend"},
+    "explain": {"base", "plot"},
+    "stats": {"base", "plot"},
+}
+OPTION_NAMES = {
+    "force": "-f/--force",
+    "pretend": "-p/--pretend",
+    "write": "-w/-W",
+    "base": "--base",
+    "plot": "--plot",
+}
+
+
+def subcommand() -> ui.Subcommand:
+    command = ui.Subcommand(
+        "genreclf", help="classify the genre of items by listening to them"
+    )
+    parser = command.parser
+    parser.usage = USAGE
+    parser.add_option(
+        "-f", "--force", action="store_true", default=False,
+        help="re-analyse items already analysed by the current model",
+    )
+    parser.add_option(
+        "-p", "--pretend", action="store_true", default=False,
+        help="show what would change; store and write nothing (with --learn: "
+        "evaluate, save nothing)",
+    )
+    parser.add_option(
+        "-w", "--write", dest="write", action="store_true", default=None,
+        help="write the genre into the files' tags (default: import.write)",
+    )
+    parser.add_option(
+        "-W", "--nowrite", dest="write", action="store_false",
+        help="do not write tags, only update the database",
+    )
+    parser.add_option(
+        "--learn", action="store_true", default=False,
+        help="learn your genres from the matching items that have some",
+    )
+    parser.add_option(
+        "--base", action="store_true", default=False,
+        help="predict the model's own genres even if you learned yours",
+    )
+    parser.add_option(
+        "-j", "--jobs", type="int", default=None,
+        help="worker processes (default: config genreclf.jobs, 0 = all cores)",
+    )
+    parser.add_option(
+        "--explain", action="store_true", default=False,
+        help="show each genre's probability per analysed window; store nothing "
+        "(at most genreclf.explain_limit items)",
+    )
+    parser.add_option(
+        "--stats", action="store_true", default=False,
+        help="show the predicted genres, their confidence and the items whose "
+        "genres disagree with a confident prediction (no audio is decoded)",
+    )
+    parser.add_option(
+        "--plot", metavar="FILE",
+        help="with --explain or --stats: also draw it into FILE (e.g. genres.png)",
+    )
+    return command
+
+
+def run_command(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
+    settings = settings.with_jobs(opts.jobs)
+    action = chosen_action(opts)
+    handlers = {"tag": tag, "learn": learn, "explain": explain, "stats": stats}
+    handlers[action](settings, log, lib, opts, args)
+
+
+def chosen_action(opts: Values) -> str:
+    """The action the options ask for; a UserError for options that do not
+    go together (rather than ignoring some of them)."""
+    actions = [name for name in ("learn", "explain", "stats") if getattr(opts, name)]
+    if len(actions) > 1:
+        raise ui.UserError(f"genreclf: choose one of {', '.join('--' + a for a in actions)}")
+    action = actions[0] if actions else "tag"
+    given = {
+        "force": opts.force,
+        "pretend": opts.pretend,
+        "write": opts.write is not None,
+        "base": opts.base,
+        "plot": opts.plot is not None,
+    }
+    stray = [name for name, used in given.items() if used and name not in ACTION_OPTIONS[action]]
+    if stray:
+        where = f"--{action}" if action != "tag" else "tagging (use it with --explain or --stats)"
+        raise ui.UserError(
+            f"genreclf: {', '.join(OPTION_NAMES[name] for name in stray)} "
+            f"does not apply to {where}"
+        )
+    return action
+
+
+def tag(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
+    items = list(lib.items(args))
+    with TaggingRun(settings, lib, log, base=opts.base) as run:
+        try:
+            run.tag(items, write=ui.should_write(opts.write), force=opts.force, pretend=opts.pretend)
+        except KeyboardInterrupt:
+            run.report()
+            log.error("interrupted: {}", RESUME)
+            raise SystemExit(130) from None
+        except (sqlite3.OperationalError, DBAccessError) as exc:
+            run.report()
+            raise ui.UserError(
+                f"genreclf: cannot write to the library database ({exc}); {RESUME}"
+            ) from exc
+        run.report()
+    fail_on_new_failures(run)
+
+
+def fail_on_new_failures(run: TaggingRun) -> None:
+    """Exit status 1 for files that failed this time (files known from an
+    earlier run to be unanalysable do not count)."""
+    summary = run.summary
+    problems = []
+    if summary.failures:
+        problems.append(f"{summary.failures} file(s) could not be analysed")
+    if summary.write_failed:
+        problems.append(f"{sum(summary.write_failed.values())} file(s) could not be written")
+    if problems:
+        raise ui.UserError(f"genreclf: {'; '.join(problems)}")
+
+
+def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
+    """Fit a head on the matching items' genres; report its grouped
+    cross-validation; save it in the beets configuration folder."""
+    from .learn import LearnError, check_enough, choose_labels, fit_head
+
+    wanted = settings.learn
+    tagged = [item for item in lib.items(args) if item.genres and not set_aside_applied(item)]
+    labels, assigned = choose_labels(
+        [item.genres for item in tagged], wanted.min_examples, wanted.labels, wanted.synonyms
+    )
+    chosen = [(item, label) for item, label in zip(tagged, assigned) if label]
+    log.info(
+        "learning {} genres from {} of {} tagged items: {} (genres that genreclf "
+        "set are left out)",
+        len(labels), len(chosen), len(tagged), ", ".join(labels) or "none",
+    )
+    with TaggingRun(settings, lib, log, base=True) as run:
+        try:
+            check_enough([(label, artist_of(item)) for item, label in chosen], labels, wanted.min_examples)
+            examples = run.embeddings(chosen)
+            check_enough([(e.label, e.group) for e in examples], labels, wanted.min_examples)
+            head, evaluation = fit_head(
+                examples, labels, run.model.identity, wanted.target_precision
+            )
+        except LearnError as exc:
+            raise ui.UserError(f"genreclf: cannot learn: {exc}") from exc
+        for line in evaluation.lines():
+            log.info("{}", line)
+        if opts.pretend:
+            log.info("pretend: nothing saved ({} is unchanged)", run.head_path)
+            return
+        head.save(run.head_path)
+        log.info(
+            "saved {}; `beet genreclf` now predicts these genres (--base: the model's own)",
+            run.head_path,
+        )
+
+
+def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
+    """Print (and plot) what the model hears in each item; store nothing."""
+    from .explain import text_chart
+
+    if opts.plot:
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # before any work
+    items = list(lib.items(args))
+    limit = settings.explain_limit
+    if len(items) > limit:
+        raise ui.UserError(
+            f"genreclf: --explain shows at most {limit} items and the query matches "
+            f"{len(items)}; narrow it or raise genreclf.explain_limit"
+        )
+    if not items:
+        ui.print_("no items match")
+        return
+    width = min(ui.term_width(), 100)
+    explanations = []
+    with TaggingRun(settings, lib, log, base=opts.base, progress=False) as run:
+        for explanation in run.explanations(items):
+            ui.print_(text_chart(explanation, width) + "\n")
+            explanations.append(explanation)
+    if opts.plot and explanations:
+        from .plots import explanation_figure, save
+
+        save(explanation_figure(explanations), opts.plot)
+        ui.print_(f"plot written to {opts.plot}")
+    if run.summary.failures:
+        raise ui.UserError(f"genreclf: {run.summary.failures} file(s) could not be analysed")
+
+
+def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
+    """Print (and plot) the stored predictions; no audio is decoded."""
+    from .stats import library_stats, stats_text
+
+    if opts.plot:
+        from .plots import require_matplotlib
+
+        require_matplotlib()
+    with TaggingRun(settings, lib, log, base=opts.base) as run:
+        policy = run.policy
+    library = library_stats(lib.items(args), policy)
+    ui.print_(stats_text(library, policy))
+    if opts.plot and library.analysed:
+        from .plots import save, stats_figure
+
+        save(stats_figure(library), opts.plot)
+        ui.print_(f"plot written to {opts.plot}")

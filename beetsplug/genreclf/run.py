@@ -1,0 +1,404 @@
+"""One tagging run: everything one command, or one whole import, works with.
+
+A :class:`TaggingRun` owns the model, the labeller (the model's genres or
+learned ones), the genre policy, the analysis cache and the worker backend,
+built once and closed together. It is the one place that stores items,
+writes tags, keeps the cache in step with the files and logs per item.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from beets import config, ui
+from beets.library import FileOperationError
+
+from .policy import (
+    APPLIED_FIELD,
+    MODEL_FIELD,
+    Decision,
+    GenrePolicy,
+    Labeller,
+    decide,
+)
+from .progress import RunSummary
+from .settings import Settings
+from .tags import interrupt_deferred, shown_path, write_tags
+
+if TYPE_CHECKING:
+    from beets.library import Item, Library
+
+    from .analysis import Analyzer, Outcome
+    from .explain import Explanation
+    from .learn import Example, Head
+    from .model import GenreModel, TrackPrediction
+
+ERROR_FIELD = "genreclf_error"  # why the file could not be analysed
+ERROR_ON_FIELD = "genreclf_error_on"  # for which file state and model it holds
+HEAD_FILE = "genreclf-head.npz"  # the learned head, in the beets configuration folder
+
+
+class TaggingRun:
+    """Use as a context manager; ``base`` ignores a learned head."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        lib: Library,
+        log,
+        base: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.lib = lib
+        self.log = log
+        self.base = base
+        self.progress = progress
+        self.summary = RunSummary(total=0)
+        self._resources = ExitStack()
+        self._analyzer: Analyzer | None = None
+        self._analysed_at: dict[int, bytes] = {}  # item id -> path when analysed (imports)
+
+    def __enter__(self) -> TaggingRun:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._resources.close()
+        self._analyzer = None
+
+    # What the run works with, built on first use.
+
+    @cached_property
+    def model(self) -> GenreModel:
+        from .model import DEFAULT_MODEL_PATH, GenreModel, ModelError
+
+        try:
+            return GenreModel(self.settings.model or DEFAULT_MODEL_PATH)
+        except ModelError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
+
+    @cached_property
+    def setup(self) -> str:
+        """The model and how much of each file it hears: a file analysed
+        under another setup is analysed again."""
+        windows = self.settings.windows
+        return f"{self.model.identity} {windows.max_windows}x{windows.window_seconds:g}s"
+
+    @cached_property
+    def labeller(self) -> Labeller:
+        """The learned head's labels unless ``base`` or there is none; a head
+        learned on another base model is set aside with a warning."""
+        model = self.model
+        base_labeller = Labeller(model.labels, self.setup, "base", model.min_confidence)
+        head = None if self.base else self.head
+        if head is None:
+            return base_labeller
+        if head.base_model != model.identity:
+            self.log.warning(
+                "the learned genres were learned with model {}, not the current {}: "
+                "using the model's own genres; run `beet genreclf --learn` again",
+                head.base_model, model.identity,
+            )
+            return base_labeller
+        return Labeller(
+            head.labels, f"{self.setup}+{head.identity}", "learned", head.min_confidence, head
+        )
+
+    @cached_property
+    def head(self) -> Head | None:
+        from .learn import Head, LearnError
+
+        if not self.head_path.exists():
+            return None
+        try:
+            return Head.load(self.head_path)
+        except LearnError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
+
+    @property
+    def head_path(self) -> Path:
+        return Path(config.config_dir()) / HEAD_FILE
+
+    @cached_property
+    def policy(self) -> GenrePolicy:
+        threshold = self.settings.min_confidence
+        if threshold is None:
+            threshold = self.labeller.min_confidence
+        return GenrePolicy(self.settings.mode, threshold, self.settings.label_map)
+
+    def analyzer(self, files: int | None = None) -> Analyzer:
+        """Workers for ``files`` files (None: as many as allowed), the cache
+        open; started once per run, however many times it is asked for."""
+        if self._analyzer is None:
+            from .analysis import Analyzer
+            from .backends import BackendError, make_backend
+            from .cache import AnalysisCache, cache_file
+            from .model import reference
+
+            settings = self.settings
+            jobs = settings.workers(files if files is not None else os.cpu_count() or 1)
+            cache_path = cache_file(self.lib.path, Path(config.config_dir()))
+            cache = AnalysisCache(cache_path, self.setup)
+            self._resources.callback(cache.close)
+            backend = make_backend(settings.backend, settings.dask_scheduler, settings.dask_path_map)
+            try:
+                self._resources.enter_context(backend.session(jobs))
+            except BackendError as exc:
+                raise ui.UserError(f"genreclf: {exc}") from exc
+            self._analyzer = Analyzer(
+                reference(self.model), settings.windows, jobs, cache=cache, backend=backend
+            )
+        return self._analyzer
+
+    # Tagging.
+
+    def tag(
+        self,
+        items: Sequence[Item],
+        write: bool,
+        force: bool = False,
+        pretend: bool = False,
+        files: int | None = None,
+    ) -> None:
+        """Analyse ``items`` (those not analysed by this setup, unless
+        ``force``), store their predictions and, if ``write``, write our tags.
+        Each item is stored as soon as it is done: an interrupted run loses
+        nothing. ``files``: how many the whole run may analyse (sizes the
+        worker pool; None for an import)."""
+        self.policy  # a configuration error stops us before any work
+        summary = self.summary
+        summary.total += len(items)
+        summary.pretend = pretend
+        todo = []
+        for item in items:
+            if not force and item.get(MODEL_FIELD) == self.labeller.identity:
+                summary.skipped += 1
+                if write and not pretend:
+                    self._write(item)  # the file must say what the database says
+            elif not force and self._known_unanalysable(item):
+                summary.unanalysable_skipped += 1
+            else:
+                todo.append(item)
+        if not todo:
+            return
+        analyzer = self.analyzer(len(todo) if files is None else files)
+        work = [(item, os.fsdecode(item.path)) for item in todo]
+        try:
+            for outcome in self._outcomes(work):
+                with interrupt_deferred():
+                    self._apply(outcome, write, pretend)
+                self._progress()
+        finally:
+            summary.from_cache = analyzer.cache.hits
+
+    def _outcomes(self, work: list, detail: bool = False) -> Iterator[Outcome]:
+        """The analyser's outcomes; a backend that cannot run is one UserError."""
+        from .backends import BackendError
+
+        try:
+            yield from self._analyzer.analyse(work, detail)
+        except BackendError as exc:
+            raise ui.UserError(f"genreclf: {exc}") from exc
+
+    def _apply(self, outcome: Outcome[Item], write: bool, pretend: bool) -> None:
+        item = outcome.key
+        if outcome.prediction is None:
+            self._unanalysable(item, outcome.error or "unknown error", pretend)
+            return
+        decision = decide(list(item.genres), outcome.prediction, self.labeller, self.policy)
+        self.log.debug(
+            "{}: {} {:.2f} ({}){}; genres {} -> {}",
+            shown_path(item.path), decision.label, decision.confidence, decision.top,
+            " from the cache" if outcome.analysis.from_cache else "",
+            list(item.genres), decision.genres,
+        )
+        self.summary.genres[decision.label] += 1
+        if pretend:
+            self._show(item, decision)
+            self.summary.analysed += 1
+            return
+        item.update(decision.fields())
+        for field in (ERROR_FIELD, ERROR_ON_FIELD):
+            if field in item:
+                del item[field]
+        if write and not self._write(item):
+            self.summary.analysed += 1
+            return  # nothing stored: the next run tries the write again
+        item.store()
+        self.summary.analysed += 1
+
+    def _show(self, item: Item, decision: Decision) -> None:
+        """What pretend would have done, one line per item."""
+        change = (
+            f"genres {'; '.join(item.genres) or '(none)'} -> {'; '.join(decision.genres)}"
+            if decision.genres_changed
+            else "genres unchanged"
+        )
+        ui.print_(f"{display_name(item)}: {decision.label} {decision.confidence:.2f}, {change}")
+
+    def _write(self, item: Item) -> bool:
+        """Write our tags if the file lacks them; a failure is reported (one
+        line) and counted, and the run goes on. Returns False on failure."""
+        fields = ["genres", *self._custom_tags()]
+        try:
+            wrote = write_tags(item, fields, id3v23=config["id3v23"].get(bool))
+        except FileOperationError as exc:
+            self.log.error("{}: tags not written: {}", shown_path(item.path), exc.reason)
+            self.summary.write_failed[exc.reason] += 1
+            return False
+        if wrote:
+            self.summary.written += 1
+            if self._analyzer is not None:
+                self._analyzer.cache.refresh(item.path)  # same audio, new tags
+            item.store()  # its new mtime
+        return True
+
+    def _custom_tags(self) -> list[str]:
+        from .policy import CONFIDENCE_FIELD, GENRE_FIELD
+
+        return [GENRE_FIELD, CONFIDENCE_FIELD] if self.settings.custom_tags else []
+
+    # Files that cannot be analysed: recorded, and not tried again until they change.
+
+    def _unanalysable(self, item: Item, reason: str, pretend: bool) -> None:
+        """One greppable line per file; the reason is stored with the file's
+        state, so the next run skips it unless the file (or setup) changes."""
+        self.log.error("{}: {}", shown_path(item.path), reason)
+        self.summary.failed[reason] += 1
+        state = self._file_state(item)
+        if pretend or state is None:
+            return
+        item.update({ERROR_FIELD: reason, ERROR_ON_FIELD: state})
+        item.store()
+
+    def _known_unanalysable(self, item: Item) -> bool:
+        recorded = item.get(ERROR_ON_FIELD)
+        return recorded is not None and recorded == self._file_state(item)
+
+    def _file_state(self, item: Item) -> str | None:
+        """The file's size and mtime, with the setup; None for a file we
+        cannot read (missing, no permission): no lasting verdict on it."""
+        if not os.access(item.path, os.R_OK):
+            return None
+        try:
+            status = os.stat(item.path)
+        except OSError:
+            return None
+        return f"{status.st_size}:{status.st_mtime_ns} {self.setup}"
+
+    def _progress(self) -> None:
+        if self.progress and (line := self.summary.progress_line()):
+            self.log.info("{}", line)
+
+    # Imports: tag in the stage, finish once files are where they stay.
+
+    def tag_imported(self, items: Sequence[Item]) -> None:
+        """The import stage: store predictions now (files are not in place yet)."""
+        self.tag(items, write=False)
+        for item in items:
+            self._analysed_at[item.id] = item.path
+
+    def files_placed(self, items: Sequence[Item], write: bool) -> None:
+        """After beets copied/moved the files (and maybe wrote their tags):
+        the cache follows each file, and our tags are written if asked."""
+        for item in items:
+            analysed_at = self._analysed_at.pop(item.id, None)
+            if analysed_at is not None and self._analyzer is not None:
+                self._analyzer.cache.move(analysed_at, item.path)
+            if write and item.get(MODEL_FIELD):
+                self._write(item)
+        if self._analyzer is not None:
+            self._analyzer.cache.commit()
+
+    def report(self) -> None:
+        for line in self.summary.lines():
+            self.log.info("{}", line)
+
+    # Learning and explaining.
+
+    def embeddings(self, chosen: Sequence[tuple[Item, str]]) -> list[Example]:
+        """Each chosen (item, label)'s base-model embedding, from the cache
+        where it is there."""
+        from .learn import Example
+
+        summary = self.summary
+        summary.total += len(chosen)
+        examples = []
+        work = [((item, label), os.fsdecode(item.path)) for item, label in chosen]
+        analyzer = self.analyzer(len(work))
+        for outcome in self._outcomes(work):
+            item, label = outcome.key
+            if outcome.prediction is None:
+                self.log.error("{}: {}", shown_path(item.path), outcome.error)
+                summary.failed[outcome.error or "unknown error"] += 1
+                continue
+            summary.analysed += 1
+            examples.append(Example(label, artist_of(item), outcome.prediction.embedding))
+            self._progress()
+        summary.from_cache = analyzer.cache.hits
+        self.log.info(
+            "embeddings: {} from the cache, {} decoded, {} failed",
+            summary.from_cache, summary.analysed - summary.from_cache, summary.failures,
+        )
+        return examples
+
+    def explanations(self, items: Sequence[Item]) -> Iterator[Explanation]:
+        """What the model hears in each window of each item, in the labels
+        tagging would store (a learned head's, if there is one)."""
+        from .explain import explain
+
+        detail = self.labeller.head is not None
+        work = [(item, os.fsdecode(item.path)) for item in items]
+        self.analyzer(len(work))
+        for outcome in self._outcomes(work, detail=True):
+            item = outcome.key
+            if outcome.prediction is None:
+                self.log.error("{}: {}", shown_path(item.path), outcome.error)
+                self.summary.failed[outcome.error or "unknown error"] += 1
+                continue
+            prediction = self._in_labels(outcome.prediction) if detail else outcome.prediction
+            yield explain(
+                shown_path(item.path), prediction, outcome.analysis.windows, self.labeller.labels
+            )
+
+    def _in_labels(self, prediction: TrackPrediction) -> TrackPrediction:
+        """``prediction`` in the learned head's labels: the head per segment,
+        and overall on the track's embedding, as tagging does."""
+        from .model import TrackPrediction
+
+        head = self.labeller.head
+        per_segment = np.stack([head.predict(e) for e in prediction.segment_embeddings])
+        return TrackPrediction(
+            probabilities=head.predict(prediction.embedding),
+            embedding=prediction.embedding,
+            segment_probabilities=per_segment,
+        )
+
+
+def display_name(item: Item) -> str:
+    """"Artist – Title" when the item has both, else its path."""
+    if item.artist and item.title:
+        return f"{item.artist} – {item.title}"
+    return shown_path(item.path)
+
+
+def artist_of(item: Item) -> str:
+    """Who a track is by, for grouping folds (its folder when untagged)."""
+    name = item.albumartist or item.artist or os.path.dirname(os.fsdecode(item.path))
+    return name.casefold()
+
+
+def set_aside_applied(item: Item) -> bool:
+    """Whether --learn must leave the item out: its genres are ours."""
+    from .policy import set_by_us
+
+    return set_by_us(list(item.genres), item.get(APPLIED_FIELD))

@@ -1,0 +1,207 @@
+"""The plugin's settings, read and checked once, when beets loads the plugin.
+
+Every bad value is one ``UserError`` naming the key and what it accepts, so a
+typo stops ``beet`` at start-up rather than halfway through an import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import confuse
+from beets.ui import UserError
+
+from .audio import WindowPolicy
+from .backends import BACKENDS
+from .policy import MODES
+
+DEFAULTS: dict[str, Any] = {
+    "auto": True,
+    "mode": "fill",
+    "min_confidence": "auto",
+    "map": {},
+    "model": "",
+    "jobs": 0,
+    "windows": 3,
+    "window_seconds": 30.0,
+    "custom_tags": False,
+    "explain_limit": 20,
+    "backend": "loky",
+    "dask": {"scheduler": "local", "path_map": {}},
+    "learn": {"min_examples": 20, "labels": [], "map": {}, "target_precision": 0.8},
+}
+MIN_WINDOW_SECONDS = 3.0  # one model segment
+MAX_WINDOWS = 100
+
+
+class SettingsError(UserError):
+    """A configuration value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class LearnSettings:
+    min_examples: int
+    labels: tuple[str, ...]
+    synonyms: dict[str, str]  # learn.map: genre -> the label it counts as
+    target_precision: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    auto: bool
+    mode: str
+    min_confidence: float | None  # None: 'auto', the model's (or head's) own threshold
+    label_map: dict[str, list[str]]
+    model: str  # a file path, or "" for the model that ships with the plugin
+    jobs: int  # 0: one per core
+    windows: WindowPolicy
+    custom_tags: bool
+    explain_limit: int
+    backend: str
+    dask_scheduler: str
+    dask_path_map: tuple[tuple[str, str], ...]
+    learn: LearnSettings
+
+    def with_jobs(self, jobs: int | None) -> Settings:
+        """These settings with ``-j`` applied (checked like the config key)."""
+        if jobs is None:
+            return self
+        return dataclasses.replace(self, jobs=_checked("-j/--jobs", jobs, _non_negative_int))
+
+    def workers(self, files: int) -> int:
+        """Worker processes for ``files`` files: never more than the cores or
+        the files (a 1000-worker pool for ten files helps nobody)."""
+        cores = os.cpu_count() or 1
+        return max(1, min(self.jobs or cores, cores, files))
+
+
+def load_settings(view: confuse.ConfigView) -> Settings:
+    """Settings from the plugin's configuration ``view``; raises SettingsError."""
+    learn = view["learn"]
+    return Settings(
+        auto=_read(view["auto"], bool),
+        mode=_read(view["mode"], confuse.Choice(MODES)),
+        min_confidence=_checked("genreclf.min_confidence", view["min_confidence"].get(), _threshold),
+        label_map=_checked("genreclf.map", view["map"].get(), _label_map),
+        model=_read(view["model"], confuse.Filename()) if _read(view["model"], str) else "",
+        jobs=_checked("genreclf.jobs", view["jobs"].get(), _non_negative_int),
+        windows=WindowPolicy(
+            window_seconds=_checked(
+                "genreclf.window_seconds", view["window_seconds"].get(), _window_seconds
+            ),
+            max_windows=_checked("genreclf.windows", view["windows"].get(), _window_count),
+        ),
+        custom_tags=_read(view["custom_tags"], bool),
+        explain_limit=_checked("genreclf.explain_limit", view["explain_limit"].get(), _positive_int),
+        backend=_read(view["backend"], confuse.Choice(list(BACKENDS))),
+        dask_scheduler=_read(view["dask"]["scheduler"], str),
+        dask_path_map=tuple(
+            _checked("genreclf.dask.path_map", view["dask"]["path_map"].get(), _string_map).items()
+        ),
+        learn=LearnSettings(
+            min_examples=_checked("genreclf.learn.min_examples", learn["min_examples"].get(), _at_least_two),
+            labels=tuple(_checked("genreclf.learn.labels", learn["labels"].get(), _strings)),
+            synonyms=_checked("genreclf.learn.map", learn["map"].get(), _string_map),
+            target_precision=_checked(
+                "genreclf.learn.target_precision", learn["target_precision"].get(), _fraction
+            ),
+        ),
+    )
+
+
+def _read(view: confuse.ConfigView, template: Any) -> Any:
+    """``view.get(template)``, with confuse's error as one line naming the key."""
+    try:
+        return view.get(template)
+    except confuse.ConfigError as exc:
+        raise SettingsError(f"genreclf: bad configuration: {exc}") from exc
+
+
+def _checked(key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+    try:
+        return parse(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"genreclf: bad configuration: {key}: {exc}; got {value!r}") from exc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _threshold(value: Any) -> float | None:
+    if value == "auto":
+        return None
+    if not _is_number(value) or not 0.0 <= value <= 1.0:
+        raise ValueError("must be 'auto' or a number from 0 to 1")
+    return float(value)
+
+
+def _fraction(value: Any) -> float:
+    if not _is_number(value) or not 0.0 < value <= 1.0:
+        raise ValueError("must be a number above 0 and at most 1")
+    return float(value)
+
+
+def _window_seconds(value: Any) -> float:
+    if not _is_number(value) or not MIN_WINDOW_SECONDS <= value <= 3600:
+        raise ValueError(f"must be a number of seconds from {MIN_WINDOW_SECONDS:g} to 3600")
+    return float(value)
+
+
+def _integer(value: Any, low: int, high: int | None, words: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(words)
+    if high is not None and value > high:
+        raise ValueError(words)
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    return _integer(value, 0, None, "must be a whole number, 0 or more (0: one per core)")
+
+
+def _positive_int(value: Any) -> int:
+    return _integer(value, 1, None, "must be a whole number, 1 or more")
+
+
+def _at_least_two(value: Any) -> int:
+    return _integer(value, 2, None, "must be a whole number, 2 or more")
+
+
+def _window_count(value: Any) -> int:
+    return _integer(value, 1, MAX_WINDOWS, f"must be a whole number from 1 to {MAX_WINDOWS}")
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be text")
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise ValueError("must be a list of genres")
+    return [_text(item) for item in value]
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of text to text")
+    return {_text(key): _text(target) for key, target in value.items()}
+
+
+def _label_map(value: Any) -> dict[str, list[str]]:
+    """label -> one genre or a list of genres."""
+    if not isinstance(value, dict):
+        raise ValueError("must map each model label to a genre or a list of genres")
+    mapping = {}
+    for label, genres in value.items():
+        try:
+            mapping[_text(label)] = [_text(genres)] if isinstance(genres, str) else _strings(genres)
+        except ValueError:
+            raise ValueError(f"'{label}' must map to a genre or a list of genres") from None
+    return mapping

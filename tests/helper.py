@@ -1,0 +1,57 @@
+"""What the plugin's end-to-end tests share: a real beets library with the
+plugin loaded, the shipped model, and tag helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+import beets.plugins
+import pytest
+from beets.library import Item
+from beets.test.helper import PluginTestHelper
+from mediafile import MediaFile
+
+from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+
+MODEL = GenreModel(DEFAULT_MODEL_PATH)
+SETUP = f"{MODEL.identity} 3x30s"  # genreclf_model of items tagged with the defaults
+
+
+class GenreClfTestBase(PluginTestHelper):
+    plugin: ClassVar[str] = "genreclf"
+    preload_plugin: ClassVar[bool] = False
+
+    @pytest.fixture(autouse=True)
+    def _music(self, music: Path) -> None:
+        self.music = music
+
+    def setup_plugin(self, **settings) -> beets.plugins.BeetsPlugin:
+        self.config["genreclf"].set({"jobs": 2, "min_confidence": 0.0, **settings})
+        self.load_plugins()
+        return beets.plugins.find_plugins()[0]
+
+    def add_tracks(self, *names: str, **values) -> list[Item]:
+        items = []
+        for name in names:
+            item = Item.from_path(self.music / name)
+            item.update(values)
+            self.lib.add(item)
+            items.append(item)
+        return items
+
+    def reloaded(self, item: Item) -> Item:
+        return self.lib.get_item(item.id)
+
+    def analysed_ids(self) -> set[int]:
+        return {item.id for item in self.lib.items("genreclf_model::.+")}
+
+
+def tag_file(path: Path, **tags) -> None:
+    media = MediaFile(path)
+    media.update(tags)
+    media.save()
+
+
+def file_genres(path) -> list[str]:
+    return MediaFile(path).genres or []
