@@ -23,8 +23,8 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from mediafile import FileTypeError, MediaFile, UnreadableFileError
 
-from beetsplug.genreclf.analysis import FileFeatures, extract_features
-from beetsplug.genreclf.audio import WindowPolicy
+from beetsplug.genreclf.audio import AudioError, WindowPolicy, decode_windows
+from beetsplug.genreclf.features import FeatureError, FeatureParams
 from beetsplug.genreclf.learn import cross_validate
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 
@@ -42,17 +42,17 @@ def main() -> None:
     model = GenreModel(args.model)
     files = music_files(args.music)
     print(f"{len(files)} files under {args.music}; base model {model.identity}")
-    results = analyse(files, model)
+    results = analyse(files, model.params)
     for path, result in zip(files, results):
-        if result.error:
-            print(f"skipped {path}: {result.error}")
-    files = [path for path, result in zip(files, results) if result.segments is not None]
-    segments = [result.segments for result in results if result.segments is not None]
+        if isinstance(result, str):
+            print(f"skipped {path}: {result}")
+    files = [path for path, result in zip(files, results) if not isinstance(result, str)]
+    segments = [result for result in results if not isinstance(result, str)]
 
     names = sorted({f.relative_to(args.music).parts[0] for f in files})
     labels = np.array([names.index(f.relative_to(args.music).parts[0]) for f in files])
     groups = np.array([artist(f) for f in files])
-    predictions = [model.predict_tracks([s])[0] for s in segments]
+    predictions = [model.predict_track(s) for s in segments]
     embeddings = np.stack([p.embedding for p in predictions])
     statistics = np.stack([mfcc_statistics(s) for s in segments])
 
@@ -75,12 +75,19 @@ def main() -> None:
         print(f"(a) cannot predict: {', '.join(unmatched)}")
 
 
-def analyse(files: list[Path], model: GenreModel) -> list[FileFeatures]:
+def analyse(files: list[Path], params: FeatureParams) -> list[np.ndarray | str]:
     """Each file's MFCC segments, or why there are none (all cores)."""
     with parallel_config(backend="loky", inner_max_num_threads=1):
-        return Parallel(n_jobs=-1)(
-            delayed(extract_features)(str(f), model.params, WindowPolicy()) for f in files
-        )
+        return Parallel(n_jobs=-1)(delayed(segments_of)(str(f), params) for f in files)
+
+
+def segments_of(path: str, params: FeatureParams) -> np.ndarray | str:
+    """(n_segments, frames, n_mfcc) of the windows tagging analyses, or why not."""
+    try:
+        windows = decode_windows(path, params.sample_rate, WindowPolicy())
+        return np.concatenate(params.segments_per_window(windows))
+    except (AudioError, FeatureError) as exc:
+        return str(exc)
 
 
 def artist(path: Path) -> str:

@@ -8,8 +8,9 @@ Measures on the same files, in one run:
   baseline    what a tutorial would write: librosa.load the whole file, MFCCs
               of each 3 s segment one by one, one model call per segment,
               one process;
-  floor       decode the analysed windows and compute their MFCCs, nothing
-              else, worker pool already started; with 1 and all cores;
+  floor       what a worker does (decode the analysed windows, compute
+              their MFCCs, run the model), nothing else, worker pool
+              already started; with 1 and all cores;
   start-up    the full path on 2 tracks: the fixed cost of a run (beets,
               the model, worker processes importing librosa);
   scale       the full path on --scale-tracks tracks, for peak memory;
@@ -36,7 +37,9 @@ import numpy as np
 import psutil
 from beets.library import Item, Library
 
+from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from beetsplug.genreclf.run import setup_name
 
 from .corpus import CACHE, make_corpus, music_files, pool
 
@@ -225,7 +228,7 @@ def skip_run(folder: Path, tracks: list[Path], model: GenreModel, items: int) ->
             item = Item(path=str(tracks[index % len(tracks)]), title=f"track {index}")
             item.update(
                 {
-                    "genreclf_model": model.identity,
+                    "genreclf_model": setup_name(model.identity, WindowPolicy()),
                     "genreclf_genre": "rock",
                     "genreclf_confidence": 0.9,
                 }
@@ -266,28 +269,27 @@ def tree_rss(process: psutil.Process) -> int:
 
 
 def floor(tracks: list[Path], model: GenreModel, jobs: int) -> Measurement:
-    """Decode the analysed windows and compute MFCCs in ``jobs`` warm worker
-    processes (one job: in this process), one BLAS thread each."""
+    """Decode the analysed windows, compute MFCCs and predict in ``jobs``
+    warm worker processes (one job: in this process), one BLAS thread each."""
     from joblib import Parallel, delayed, parallel_config
     from threadpoolctl import threadpool_limits
 
-    from beetsplug.genreclf.analysis import extract_features
+    from beetsplug.genreclf.analysis import analyse_file
     from beetsplug.genreclf.audio import WindowPolicy
+    from beetsplug.genreclf.model import reference
 
-    windows = WindowPolicy()
+    windows, ref = WindowPolicy(), reference(model)
     print(f"floor, {jobs} workers: {len(tracks)} tracks ...", flush=True)
     with (
         threadpool_limits(1),
         parallel_config(backend="loky", inner_max_num_threads=1),
         Parallel(n_jobs=jobs) as parallel,
     ):
-        parallel(delayed(extract_features)(str(t), model.params, windows) for t in tracks[:jobs])
+        parallel(delayed(analyse_file)(str(t), ref, windows) for t in tracks[:jobs])
         start = time.perf_counter()
-        features = parallel(
-            delayed(extract_features)(str(t), model.params, windows) for t in tracks
-        )
+        results = parallel(delayed(analyse_file)(str(t), ref, windows) for t in tracks)
         seconds = time.perf_counter() - start
-    assert all(f.error is None for f in features), [f.error for f in features if f.error]
+    assert all(r.error is None for r in results), [r.error for r in results if r.error]
     return Measurement(f"floor, {jobs} workers", len(tracks), seconds)
 
 

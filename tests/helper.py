@@ -12,10 +12,12 @@ from beets.library import Item
 from beets.test.helper import PluginTestHelper
 from mediafile import MediaFile
 
+from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from beetsplug.genreclf.run import setup_name
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
-SETUP = f"{MODEL.identity} 3x30s"  # genreclf_model of items tagged with the defaults
+SETUP = setup_name(MODEL.identity, WindowPolicy())  # genreclf_model with the defaults
 
 
 class GenreClfTestBase(PluginTestHelper):

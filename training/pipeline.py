@@ -25,7 +25,11 @@ import numpy as np
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import GenreModel
 from training.augment import AugmentParams
-from training.baselines import LogMelCNN, logistic_regression_probabilities, mfcc_statistics
+from training.baselines import (
+    LogMelCNN,
+    logistic_regression_probabilities,
+    mfcc_statistics,
+)
 from training.data import Clip, Folds
 from training.evaluate import confidence_threshold, track_metrics
 from training.export import export_onnx

@@ -95,7 +95,9 @@ class GenreClfPlugin(BeetsPlugin):
 
     def import_begin(self, session: ImportSession) -> None:
         self.import_end()
-        self._import_run = TaggingRun(self.settings, session.lib, self._log)
+        # beets shows import-time plugin logs only with -v: print, as the importer does.
+        say = lambda line: ui.print_(f"genreclf: {line}")  # noqa: E731
+        self._import_run = TaggingRun(self.settings, session.lib, self._log, say=say)
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin

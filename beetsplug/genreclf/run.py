@@ -9,7 +9,7 @@ writes tags, keeps the cache in step with the files and logs per item.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +19,7 @@ import numpy as np
 from beets import config, ui
 from beets.library import FileOperationError
 
+from .audio import WindowPolicy
 from .policy import (
     APPLIED_FIELD,
     MODEL_FIELD,
@@ -45,7 +46,8 @@ HEAD_FILE = "genreclf-head.npz"  # the learned head, in the beets configuration 
 
 
 class TaggingRun:
-    """Use as a context manager; ``base`` ignores a learned head."""
+    """Use as a context manager; ``base`` ignores a learned head. Progress
+    and the summary go to ``say`` (default: the log at INFO level)."""
 
     def __init__(
         self,
@@ -54,12 +56,14 @@ class TaggingRun:
         log,
         base: bool = False,
         progress: bool = True,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.lib = lib
         self.log = log
         self.base = base
         self.progress = progress
+        self.say = say or (lambda line: log.info("{}", line))
         self.summary = RunSummary(total=0)
         self._resources = ExitStack()
         self._analyzer: Analyzer | None = None
@@ -88,10 +92,7 @@ class TaggingRun:
 
     @cached_property
     def setup(self) -> str:
-        """The model and how much of each file it hears: a file analysed
-        under another setup is analysed again."""
-        windows = self.settings.windows
-        return f"{self.model.identity} {windows.max_windows}x{windows.window_seconds:g}s"
+        return setup_name(self.model.identity, self.settings.windows)
 
     @cached_property
     def labeller(self) -> Labeller:
@@ -297,7 +298,7 @@ class TaggingRun:
 
     def _progress(self) -> None:
         if self.progress and (line := self.summary.progress_line()):
-            self.log.info("{}", line)
+            self.say(line)
 
     # Imports: tag in the stage, finish once files are where they stay.
 
@@ -321,7 +322,7 @@ class TaggingRun:
 
     def report(self) -> None:
         for line in self.summary.lines():
-            self.log.info("{}", line)
+            self.say(line)
 
     # Learning and explaining.
 
@@ -382,6 +383,12 @@ class TaggingRun:
             embedding=prediction.embedding,
             segment_probabilities=per_segment,
         )
+
+
+def setup_name(model_identity: str, windows: WindowPolicy) -> str:
+    """The model and how much of each file it hears, as stored in
+    genreclf_model: a file analysed under another setup is analysed again."""
+    return f"{model_identity} {windows.max_windows}x{windows.window_seconds:g}s"
 
 
 def display_name(item: Item) -> str:

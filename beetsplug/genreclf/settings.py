@@ -98,7 +98,9 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         custom_tags=_read(view["custom_tags"], bool),
         explain_limit=_checked("genreclf.explain_limit", view["explain_limit"].get(), _positive_int),
         backend=_read(view["backend"], confuse.Choice(list(BACKENDS))),
-        dask_scheduler=_read(view["dask"]["scheduler"], str),
+        dask_scheduler=_checked(
+            "genreclf.dask.scheduler", view["dask"]["scheduler"].get(), _scheduler
+        ),
         dask_path_map=tuple(
             _checked("genreclf.dask.path_map", view["dask"]["path_map"].get(), _string_map).items()
         ),
@@ -174,6 +176,12 @@ def _at_least_two(value: Any) -> int:
 
 def _window_count(value: Any) -> int:
     return _integer(value, 1, MAX_WINDOWS, f"must be a whole number from 1 to {MAX_WINDOWS}")
+
+
+def _scheduler(value: Any) -> str:
+    if value != "local" and not (isinstance(value, str) and "://" in value):
+        raise ValueError("must be 'local' or a scheduler address such as tcp://host:8786")
+    return value
 
 
 def _text(value: Any) -> str:

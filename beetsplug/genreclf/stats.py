@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from beets.dbcore.types import MULTI_VALUE_DELIMITER
 
-from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
 from .explain import bar
+from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BAR_WIDTH = 30

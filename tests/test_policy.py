@@ -1,0 +1,129 @@
+"""The pure parts, in tables: genre policy, decisions, aggregation, summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from beetsplug.genreclf.model import TrackPrediction, aggregate
+from beetsplug.genreclf.policy import (
+    APPLIED_FIELD,
+    Decision,
+    GenrePolicy,
+    Labeller,
+    decide,
+    set_by_us,
+)
+from beetsplug.genreclf.progress import RunSummary
+
+LABELS = ["jazz", "rock", "pop"]
+
+
+@pytest.mark.parametrize(
+    "mode, current, confidence, expected",
+    [
+        ("fill", [], 0.9, ["Rock", "Guitar"]),
+        ("fill", ["Shoegaze"], 0.9, ["Shoegaze"]),
+        ("append", ["Shoegaze"], 0.9, ["Shoegaze", "Rock", "Guitar"]),
+        ("append", ["Guitar"], 0.9, ["Guitar", "Rock"]),
+        ("replace", ["Shoegaze"], 0.9, ["Rock", "Guitar"]),
+        ("off", [], 0.9, []),
+        ("replace", ["Shoegaze"], 0.4, ["Shoegaze"]),  # below min_confidence
+        ("fill", [], 0.5, ["Rock", "Guitar"]),  # at min_confidence
+    ],
+)
+def test_genres_after(mode, current, confidence, expected):
+    policy = GenrePolicy(mode, 0.5, {"rock": ["Rock", "Guitar"]})
+    assert policy.genres_after(current, "rock", confidence) == expected
+
+
+def prediction(*probabilities: float) -> TrackPrediction:
+    return TrackPrediction(np.array(probabilities, np.float32), np.zeros(4, np.float32))
+
+
+@pytest.mark.parametrize(
+    "current, probabilities, label, top, genres, changed",
+    [
+        ([], (0.1, 0.7, 0.2), "rock", "rock 0.70, pop 0.20, jazz 0.10", ["rock"], True),
+        (["Jazz"], (0.1, 0.7, 0.2), "rock", "rock 0.70, pop 0.20, jazz 0.10", ["Jazz"], False),
+        ([], (0.4, 0.4, 0.2), "jazz", "jazz 0.40, rock 0.40, pop 0.20", [], False),  # tie: order
+    ],
+)
+def test_decide(current, probabilities, label, top, genres, changed):
+    labeller = Labeller(LABELS, "model-1@0 3x30s", "base", 0.5)
+    decision = decide(current, prediction(*probabilities), labeller, GenrePolicy("fill", 0.5))
+    assert (decision.label, decision.top, decision.genres) == (label, top, genres)
+    assert decision.genres_changed is changed
+    assert (APPLIED_FIELD in decision.fields()) is changed
+
+
+def test_decision_fields_are_what_is_stored():
+    decision = Decision("rock", 0.7, "rock 0.70", "m 3x30s", "base", ["rock"], True)
+    assert decision.fields() == {
+        "genreclf_genre": "rock",
+        "genreclf_confidence": 0.7,
+        "genreclf_top": "rock 0.70",
+        "genreclf_model": "m 3x30s",
+        "genreclf_source": "base",
+        "genres": ["rock"],
+        APPLIED_FIELD: "rock",
+    }
+
+
+@pytest.mark.parametrize(
+    "genres, applied, ours",
+    [
+        (["rock"], "rock", True),
+        (["rock", "Indie"], "rock", False),  # the user added one
+        (["rock"], None, False),  # genreclf never set them
+        ([], "", True),
+    ],
+)
+def test_set_by_us(genres, applied, ours):
+    assert set_by_us(genres, applied) is ours
+
+
+def test_geometric_mean_is_the_linear_head_on_the_mean_embedding():
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(6, 5))
+    weights, bias = rng.normal(size=(5, 3)), rng.normal(size=3)
+
+    def softmax(logits):
+        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return exp / exp.sum(axis=-1, keepdims=True)
+
+    per_segment = softmax(embeddings @ weights + bias)
+    expected = softmax(embeddings.mean(axis=0) @ weights + bias)
+    assert aggregate(per_segment, "geometric_mean") == pytest.approx(expected, abs=1e-6)
+    assert aggregate(per_segment, "mean") == pytest.approx(per_segment.mean(axis=0))
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ({"analysed": 2, "skipped": 1}, ["analysed 2, skipped 1 (already analysed), could not analyse 0"]),
+        (
+            {"analysed": 2, "pretend": True},
+            ["would store 2, skipped 0 (already analysed), could not analyse 0", "(pretend: nothing stored)"],
+        ),
+        ({"written": 3}, ["tags written to 3 files"]),
+        ({"unanalysable_skipped": 3}, ["3 skipped: unanalysable, see `beet ls genreclf_error::.`"]),
+    ],
+)
+def test_summary_lines(values, expected):
+    summary = RunSummary(total=3)
+    for name, value in values.items():
+        setattr(summary, name, value)
+    text = "\n".join(summary.lines())
+    assert all(part in text for part in expected), text
+
+
+def test_summary_counts_analysis_and_write_failures_apart():
+    summary = RunSummary(total=3, analysed=2)
+    summary.failed["too short to analyse"] += 1
+    summary.write_failed["Permission denied"] += 1
+    lines = summary.lines()
+    assert lines[0].startswith("analysed 2, skipped 0 (already analysed), could not analyse 1 in ")
+    assert "  could not analyse (1): too short to analyse" in lines
+    assert "  tags not written (1): Permission denied" in lines
+    assert summary.failures == 1
