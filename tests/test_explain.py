@@ -12,10 +12,11 @@ import pytest
 from beets import ui
 
 from beetsplug.genreclf import plots
-from beetsplug.genreclf.analysis import Analyzer
+from beetsplug.genreclf.analysis import AnalysedWindow, Analyzer
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.explain import explain
+from beetsplug.genreclf.explain import display_title, explain, no_items_text
 from beetsplug.genreclf.features import FeatureParams, segments_per_window
+from beetsplug.genreclf.model import TrackPrediction
 from tests.audiogen import synthesize, write_audio
 from tests.test_plugin import MODEL, GenreClfTestBase, file_genres
 
@@ -130,6 +131,44 @@ def test_segments_per_window_keeps_each_windows_count():
     # 10 s: 3 whole segments; 0.5 s: too short; 2 s: a short tail next to full ones
     assert [len(part) for part in parts] == [3, 0, 0]
     assert {part.shape[1:] for part in parts} == {(params.segment_frames, params.n_mfcc)}
+
+
+@pytest.mark.parametrize(
+    "path, artist, title, shown",
+    [
+        ("/music/a/01 so what.flac", "Miles Davis", "So What", "Miles Davis – So What"),
+        ("/music/a/01 so what.flac", "", "So What", "So What"),
+        ("/music/a/01 so what.flac", "Miles Davis", "", "01 so what.flac"),
+        ("/music/a/01 so what.flac", "", "", "01 so what.flac"),
+    ],
+)
+def test_display_title_prefers_artist_and_title(path, artist, title, shown):
+    assert display_title(path, artist, title) == shown
+
+
+def test_explain_carries_the_title_given_else_the_file_name():
+    prediction = TrackPrediction(
+        np.array([0.2, 0.8]), np.zeros(4), np.array([[0.1, 0.9], [0.3, 0.7]])
+    )
+    windows = [AnalysedWindow(0.0, 1), AnalysedWindow(30.0, 1)]
+
+    named = explain("/m/a.flac", prediction, windows, ["jazz", "rock"], "Miles Davis – So What")
+    unnamed = explain("/m/a.flac", prediction, windows, ["jazz", "rock"])
+
+    assert (named.title, unnamed.title) == ("Miles Davis – So What", "a.flac")
+    assert named.labels == unnamed.labels == ["rock", "jazz"]
+
+
+@pytest.mark.parametrize(
+    "query, text",
+    [
+        ([], "no items in the library"),
+        (["title:zzzz"], "no items match title:zzzz"),
+        (["artist:Miles Davis", "year:1959"], "no items match 'artist:Miles Davis' year:1959"),
+    ],
+)
+def test_no_items_text_repeats_the_query_as_typed(query, text):
+    assert no_items_text(query) == text
 
 
 # Stored predictions: (genreclf_genre, genreclf_confidence, genres), in library order.
