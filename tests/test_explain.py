@@ -6,17 +6,21 @@ import re
 import shlex
 import sys
 from collections import Counter
+from functools import partial
 
+import beets.plugins
 import numpy as np
 import pytest
 from beets import ui
 
 from beetsplug.genreclf import plots
 from beetsplug.genreclf.analysis import AnalysedWindow, Analyzer
+from beetsplug.genreclf.apply import GenrePolicy
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.explain import display_title, explain, no_items_text
 from beetsplug.genreclf.features import FeatureParams, segments_per_window
 from beetsplug.genreclf.model import TrackPrediction
+from beetsplug.genreclf.stats import DISAGREES_FIELD, disagreement_flag
 from tests.audiogen import synthesize, write_audio
 from tests.test_plugin import MODEL, GenreClfTestBase, file_genres
 
@@ -162,7 +166,7 @@ def test_explain_carries_the_title_given_else_the_file_name():
 @pytest.mark.parametrize(
     "query, text",
     [
-        ([], "no items in the library"),
+        ([], "no items match"),
         (["title:zzzz"], "no items match title:zzzz"),
         (["artist:Miles Davis", "year:1959"], "no items match 'artist:Miles Davis' year:1959"),
     ],
@@ -234,11 +238,23 @@ class TestStats(GenreClfTestBase):
         lines = self.stats_output(capsys)
         [query] = [line.removeprefix("list them: ") for line in lines if "beet ls" in line]
         command, subcommand, *parts = shlex.split(query)
+        # The field the plugin computes for every item, with the policy of the run.
+        policy = GenrePolicy(min_confidence=0.5, label_map={"hiphop": ["Hip-Hop"]})
+        [plugin] = beets.plugins.find_plugins()
+        plugin.template_fields[DISAGREES_FIELD] = partial(disagreement_flag, policy=policy)
 
-        assert [command, subcommand] == ["beet", "ls"]
+        assert [command, subcommand, *parts] == ["beet", "ls", "genreclf_disagrees:1"]
         assert sorted(item.title for item in self.lib.items(parts)) == sorted(DISAGREEING)
         self.run_command("ls", "-f", "$title", *parts)
         assert sorted(capsys.readouterr().out.splitlines()) == sorted(DISAGREEING)
+
+    def test_a_query_that_matches_nothing_says_so(self, capsys):
+        self.setup_plugin()
+        self.add_item(title="So What", genreclf_genre="jazz", genreclf_confidence=0.9)
+
+        self.run_command("genreclf", "--stats", "title:zzzz")
+
+        assert capsys.readouterr().out.startswith("no items match")
 
     def test_no_disagreement_says_so(self, capsys):
         self.setup_plugin(min_confidence=0.5)

@@ -72,11 +72,9 @@ def display_title(path: str, artist: str = "", title: str = "") -> str:
     return f"{artist} – {title}" if artist else title
 
 
-def no_items_text(query: Sequence[str]) -> str:
-    """What to say when a query matches nothing."""
-    if not query:
-        return "no items in the library"
-    return f"no items match {shlex.join(query)}"
+def no_items_text(query: Sequence[str] = ()) -> str:
+    """What to say when ``query`` (the command's arguments) matches nothing."""
+    return f"no items match {shlex.join(query)}" if query else "no items match"
 
 
 def minutes(seconds: float) -> str:
