@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from beetsplug.genreclf.apply import GenrePolicy
 from beetsplug.genreclf.stats import (
+    DISAGREES_FIELD,
+    disagreement_flag,
     disagreement_query,
     disagrees,
     library_stats,
     stats_text,
 )
+from tests.test_plugin import GenreClfTestBase
 
 POLICY = GenrePolicy(min_confidence=0.5, label_map={"hiphop": ["Hip-Hop", "Rap"]})
 # (the item's genres, predicted label, confidence) -> disagrees
@@ -36,15 +41,48 @@ def test_disagrees(case, expected):
     assert disagrees(genres, label, confidence, POLICY) is expected
 
 
+EITHER_JAZZ_OR_1959 = (
+    "genres:Jazz", "genreclf_disagrees:1", ",", "year:1959", "genreclf_disagrees:1"
+)
+
+
 @pytest.mark.parametrize(
     "query, arguments",
     [
         ([], ["genreclf_disagrees:1"]),
         (["artist:Miles Davis"], ["artist:Miles Davis", "genreclf_disagrees:1"]),
+        (["genres:Jazz", ",", "year:1959"], [*EITHER_JAZZ_OR_1959]),
+        (["genres:Jazz,", "year:1959"], [*EITHER_JAZZ_OR_1959]),
     ],
 )
 def test_disagreement_query_keeps_the_users_query(query, arguments):
     assert disagreement_query(query) == arguments
+
+
+class TestQueryOnALibrary(GenreClfTestBase):
+    """The printed arguments, run by beets on a real library, list exactly the
+    disagreements among the items of the user's query."""
+
+    @pytest.mark.parametrize(
+        "query",
+        [[], ["artist:Miles"], ["artist:Miles", ",", "year:1990"], ["artist:Miles,", "year:1990"]],
+    )
+    def test_lists_exactly_the_disagreements_of_the_query(self, query):
+        plugin = self.setup_plugin()  # the field as the plugin computes it:
+        plugin.template_fields[DISAGREES_FIELD] = partial(disagreement_flag, policy=POLICY)
+        for (genres, label, confidence), _ in CASES.values():
+            for artist, year in [("Miles", 1959), ("Coltrane", 1990), ("Monk", 1957)]:
+                self.add_item(
+                    artist=artist, year=year, genres=genres,
+                    genreclf_genre=label or "", genreclf_confidence=confidence,
+                )
+        matched = list(self.lib.items(query))
+        stats = library_stats(matched, POLICY)
+
+        listed = self.lib.items(disagreement_query(query))
+
+        assert sorted(item.id for item in listed) == sorted(d.item_id for d in stats.disagreements)
+        assert len(stats.disagreements) > 0
 
 
 @pytest.mark.parametrize(

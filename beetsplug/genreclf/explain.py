@@ -66,7 +66,7 @@ def explain(
 
 
 def display_title(path: str, artist: str = "", title: str = "") -> str:
-    """"Artist – Title" when the item has a title, else the file name."""
+    """How a plot names a track: "Artist – Title", the title alone, else the file name."""
     if not title:
         return os.path.basename(path)
     return f"{artist} – {title}" if artist else title

@@ -94,8 +94,16 @@ def disagreement_flag(item, policy: GenrePolicy) -> int:
 
 
 def disagreement_query(query: Sequence[str] = ()) -> list[str]:
-    """``beet ls`` arguments that list the disagreements among ``query``'s items."""
-    return [*query, f"{DISAGREES_FIELD}:1"]
+    """``beet ls`` arguments that list the disagreements among ``query``'s
+    items: the flag goes into each of its comma-separated alternatives."""
+    flag = f"{DISAGREES_FIELD}:1"
+    arguments = []
+    for argument in query:
+        if argument.endswith(","):  # as beets splits alternatives: "a," or ","
+            arguments += [*filter(None, [argument[:-1]]), flag, ","]
+        else:
+            arguments.append(argument)
+    return [*arguments, flag]
 
 
 def stats_text(stats: LibraryStats, policy: GenrePolicy, query: Sequence[str] = ()) -> str:
