@@ -205,7 +205,7 @@ class TestBadFiles(BadInputBase):
         if reason:
             assert re.search(reason, why, flags=re.IGNORECASE), why
         assert summary_line(records).startswith(
-            f"analysed {good_files}, skipped 0 (already analysed), could not analyse 1 in "
+            f"analysed {good_files}, skipped 0 (already analysed), failed 1 in "
         )
         assert isinstance(exit_exc, (ui.UserError, SystemExit)), "exit status 0"
         assert getattr(exit_exc, "code", 1) not in (0, None), "exit status 0"
@@ -364,9 +364,9 @@ class TestPermissions(BadInputBase):
         assert any(m.startswith(f"{os.fsdecode(read_only.path)}: ") for m in errors), errors
         assert all("ermission" in m for m in errors), errors  # "Permission denied"
         summary = [m for _, m in report["log"] if m.startswith("analysed ")]
-        # 3 files: 2 analysed, 1 not; of the 2, one could not be written
+        # 3 files: 1 tagged, 1 not analysed, 1 analysed but not written
         assert summary and summary[0].startswith(
-            "analysed 2, skipped 0 (already analysed), could not analyse 1 in "
+            "analysed 1, skipped 0 (already analysed), failed 1, tags not written 1 in "
         ), summary
         assert any(m.startswith("  tags not written (1): ") for _, m in report["log"])
         assert code == 1

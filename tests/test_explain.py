@@ -12,11 +12,11 @@ import pytest
 from beets import ui
 
 from beetsplug.genreclf import plots
-from beetsplug.genreclf.analysis import Analyzer
+from beetsplug.genreclf.analysis import AnalysedWindow, Analyzer
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.explain import explain
+from beetsplug.genreclf.explain import display_title, explain, no_items_text
 from beetsplug.genreclf.features import FeatureParams, segments_per_window
-from beetsplug.genreclf.model import reference
+from beetsplug.genreclf.model import TrackPrediction, reference
 from tests.audiogen import synthesize, write_audio
 from tests.helper import MODEL, GenreClfTestBase, file_genres
 
@@ -135,6 +135,44 @@ def test_segments_per_window_keeps_each_windows_count():
     assert {part.shape[1:] for part in parts} == {(params.segment_frames, params.n_mfcc)}
 
 
+@pytest.mark.parametrize(
+    "path, artist, title, shown",
+    [
+        ("/music/a/01 so what.flac", "Miles Davis", "So What", "Miles Davis – So What"),
+        ("/music/a/01 so what.flac", "", "So What", "So What"),
+        ("/music/a/01 so what.flac", "Miles Davis", "", "01 so what.flac"),
+        ("/music/a/01 so what.flac", "", "", "01 so what.flac"),
+    ],
+)
+def test_display_title_prefers_artist_and_title(path, artist, title, shown):
+    assert display_title(path, artist, title) == shown
+
+
+def test_explain_carries_the_title_given_else_the_file_name():
+    prediction = TrackPrediction(
+        np.array([0.2, 0.8]), np.zeros(4), np.array([[0.1, 0.9], [0.3, 0.7]])
+    )
+    windows = [AnalysedWindow(0.0, 1), AnalysedWindow(30.0, 1)]
+
+    named = explain("/m/a.flac", prediction, windows, ["jazz", "rock"], "Miles Davis – So What")
+    unnamed = explain("/m/a.flac", prediction, windows, ["jazz", "rock"])
+
+    assert (named.title, unnamed.title) == ("Miles Davis – So What", "a.flac")
+    assert named.labels == unnamed.labels == ["rock", "jazz"]
+
+
+@pytest.mark.parametrize(
+    "query, text",
+    [
+        ([], "no items match"),
+        (["title:zzzz"], "no items match title:zzzz"),
+        (["artist:Miles Davis", "year:1959"], "no items match 'artist:Miles Davis' year:1959"),
+    ],
+)
+def test_no_items_text_repeats_the_query_as_typed(query, text):
+    assert no_items_text(query) == text
+
+
 # Stored predictions: (genreclf_genre, genreclf_confidence, genres), in library order.
 STORED = {
     "mislabelled": ("jazz", 0.9, ["Rock"]),
@@ -198,11 +236,19 @@ class TestStats(GenreClfTestBase):
         lines = self.stats_output(capsys)
         [query] = [line.removeprefix("list them: ") for line in lines if "beet ls" in line]
         command, subcommand, *parts = shlex.split(query)
-
-        assert [command, subcommand] == ["beet", "ls"]
+        # The field the plugin computes for every item, with its settings.
+        assert [command, subcommand, *parts] == ["beet", "ls", "genreclf_disagrees:1"]
         assert sorted(item.title for item in self.lib.items(parts)) == sorted(DISAGREEING)
         self.run_command("ls", "-f", "$title", *parts)
         assert sorted(capsys.readouterr().out.splitlines()) == sorted(DISAGREEING)
+
+    def test_a_query_that_matches_nothing_says_so(self, capsys):
+        self.setup_plugin()
+        self.add_item(title="So What", genreclf_genre="jazz", genreclf_confidence=0.9)
+
+        self.run_command("genreclf", "--stats", "title:zzzz")
+
+        assert capsys.readouterr().out.startswith("no items match")
 
     def test_no_disagreement_says_so(self, capsys):
         self.setup_plugin(min_confidence=0.5)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import os
 from pathlib import Path
 from typing import ClassVar
 
@@ -14,6 +17,7 @@ from beets.library import Item
 from beetsplug.genreclf import HEAD_FILE
 from beetsplug.genreclf.learn import (
     Head,
+    LearnError,
     check_enough,
     choose_labels,
     confidence_threshold,
@@ -210,3 +214,118 @@ def test_confidence_threshold_reaches_the_target_precision():
     threshold, coverage, precision = confidence_threshold(probabilities, labels, 0.75)
     assert threshold == pytest.approx(0.7)
     assert coverage == 5 / 8 and precision == pytest.approx(0.8)
+
+
+def small_head(bias: float = 0.0) -> Head:
+    """A two-label head on a three-value embedding."""
+    return Head(
+        labels=["Ambient", "Techno"],
+        mean=np.zeros(3, np.float32),
+        scale=np.ones(3, np.float32),
+        weights=np.arange(6, dtype=np.float32).reshape(3, 2),
+        bias=np.array([bias, -bias], np.float32),
+        base_model="base@12345678",
+        min_confidence=0.6,
+        metadata={"tracks": 40},
+    )
+
+
+def npz_bytes(**arrays) -> bytes:
+    stored = io.BytesIO()
+    np.savez(stored, **arrays)
+    return stored.getvalue()
+
+
+def head_bytes(tmp_path: Path) -> bytes:
+    small_head().save(tmp_path / "whole.npz")
+    return (tmp_path / "whole.npz").read_bytes()
+
+
+def flipped(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+def described(info: dict, weights: np.ndarray | None = None) -> bytes:
+    """A head file whose arrays are right and whose description is ``info``."""
+    head = small_head()
+    weights = head.weights if weights is None else weights
+    return npz_bytes(
+        mean=head.mean, scale=head.scale, weights=weights, bias=head.bias,
+        info=np.array(json.dumps(info)),
+    )
+
+
+VALID_INFO = {"format": 1, "labels": ["A", "B"], "base_model": "b", "min_confidence": 0.5}
+DAMAGED_HEADS = {
+    "empty": lambda tmp: b"",
+    "garbage": lambda tmp: b"not a head at all, just text\n" * 10,
+    "truncated": lambda tmp: head_bytes(tmp)[: len(head_bytes(tmp)) // 2],
+    "cut before the directory": lambda tmp: head_bytes(tmp)[:-30],
+    "bytes changed inside": lambda tmp: flipped(head_bytes(tmp), at=100),
+    "no description": lambda tmp: npz_bytes(mean=np.zeros(3)),
+    "description not JSON": lambda tmp: npz_bytes(info=np.array("{labels")),
+    "description a list": lambda tmp: npz_bytes(
+        info=np.array("[1, 2]"), **{k: np.zeros(2) for k in ("mean", "scale", "weights", "bias")}
+    ),
+    "no labels": lambda tmp: described({k: v for k, v in VALID_INFO.items() if k != "labels"}),
+    "weights of the wrong shape": lambda tmp: described(VALID_INFO, np.zeros((3, 5))),
+}
+
+
+@pytest.mark.parametrize("make", DAMAGED_HEADS.values(), ids=DAMAGED_HEADS.keys())
+def test_a_damaged_head_file_says_so_in_one_line(tmp_path, make):
+    path = tmp_path / HEAD_FILE
+    path.write_bytes(make(tmp_path))
+
+    with pytest.raises(LearnError) as caught:
+        Head.load(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path} is damaged (")
+    assert message.endswith("); run `beet genreclf --learn` again or delete it")
+    assert "\n" not in message
+
+
+def test_a_head_of_an_unknown_format_is_refused(tmp_path):
+    path = tmp_path / HEAD_FILE
+    path.write_bytes(described({**VALID_INFO, "format": 99}))
+    with pytest.raises(LearnError, match="unknown head format 99; run `beet genreclf --learn`"):
+        Head.load(path)
+
+
+def test_saving_keeps_the_previous_head_and_loads_back(tmp_path):
+    path = tmp_path / "config" / HEAD_FILE
+    first, second = small_head(bias=1.0), small_head(bias=2.0)
+
+    assert first.save(path) is None
+    kept = second.save(path)
+
+    assert kept == tmp_path / "config" / f"{HEAD_FILE}.prev"
+    assert Head.load(kept).identity == first.identity
+    loaded = Head.load(path)
+    assert loaded.identity == second.identity
+    assert (loaded.labels, loaded.base_model, loaded.min_confidence) == (
+        second.labels, second.base_model, pytest.approx(second.min_confidence)
+    )
+    assert loaded.metadata["tracks"] == 40
+    assert sorted(p.name for p in path.parent.iterdir()) == [HEAD_FILE, f"{HEAD_FILE}.prev"]
+
+
+def test_a_failed_save_leaves_the_old_head_whole(tmp_path, monkeypatch):
+    path = tmp_path / HEAD_FILE
+    small_head(bias=1.0).save(path)
+    before = path.read_bytes()
+    real_fsync, synced = os.fsync, []
+
+    def full_disk_on_the_new_head(descriptor: int) -> None:
+        synced.append(descriptor)
+        if len(synced) == 2:  # the copy of the old head went through
+            raise OSError(28, "No space left on device")
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", full_disk_on_the_new_head)
+    with pytest.raises(OSError, match="No space left"):
+        small_head(bias=2.0).save(path)
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [HEAD_FILE, f"{HEAD_FILE}.prev"]

@@ -104,7 +104,7 @@ class TestCommand(GenreClfTestBase):
 
         messages = [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
         assert any(
-            m.startswith("analysed 1, skipped 1 (already analysed), could not analyse 0")
+            m.startswith("analysed 1, skipped 1 (already analysed), failed 0")
             for m in messages
         )
         assert any(m.startswith("genres: ") for m in messages)

@@ -14,7 +14,6 @@ from beetsplug.genreclf.policy import (
     decide,
     set_by_us,
 )
-from beetsplug.genreclf.progress import RunSummary
 
 LABELS = ["jazz", "rock", "pop"]
 
@@ -96,34 +95,3 @@ def test_geometric_mean_is_the_linear_head_on_the_mean_embedding():
     expected = softmax(embeddings.mean(axis=0) @ weights + bias)
     assert aggregate(per_segment, "geometric_mean") == pytest.approx(expected, abs=1e-6)
     assert aggregate(per_segment, "mean") == pytest.approx(per_segment.mean(axis=0))
-
-
-@pytest.mark.parametrize(
-    "values, expected",
-    [
-        ({"analysed": 2, "skipped": 1}, ["analysed 2, skipped 1 (already analysed), could not analyse 0"]),
-        (
-            {"analysed": 2, "pretend": True},
-            ["would store 2, skipped 0 (already analysed), could not analyse 0", "(pretend: nothing stored)"],
-        ),
-        ({"written": 3}, ["tags written to 3 files"]),
-        ({"unanalysable_skipped": 3}, ["3 skipped: unanalysable, see `beet ls genreclf_error::.`"]),
-    ],
-)
-def test_summary_lines(values, expected):
-    summary = RunSummary(total=3)
-    for name, value in values.items():
-        setattr(summary, name, value)
-    text = "\n".join(summary.lines())
-    assert all(part in text for part in expected), text
-
-
-def test_summary_counts_analysis_and_write_failures_apart():
-    summary = RunSummary(total=3, analysed=2)
-    summary.failed["too short to analyse"] += 1
-    summary.write_failed["Permission denied"] += 1
-    lines = summary.lines()
-    assert lines[0].startswith("analysed 2, skipped 0 (already analysed), could not analyse 1 in ")
-    assert "  could not analyse (1): too short to analyse" in lines
-    assert "  tags not written (1): Permission denied" in lines
-    assert summary.failures == 1

@@ -57,7 +57,9 @@ class TestImportRun(ImportTestBase):
 
         messages = self.messages(caplog)
         assert f"embeddings: {len(items)} from the cache, 0 decoded, 0 failed" in messages
-        assert any(m.startswith(f"analysed {len(items)} ({len(items)} from the cache)") for m in messages)
+        assert any(
+            m.startswith(f"analysed {len(items)} ({len(items)} from the cache)") for m in messages
+        )
 
     def test_an_import_shows_one_summary(self, capsys):
         self.setup_plugin()

@@ -10,6 +10,7 @@ modules (librosa, onnxruntime, joblib) load only when analysis runs, so
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import mediafile
@@ -24,12 +25,15 @@ from .policy import (
     MODEL_FIELD,
     SOURCE_FIELD,
     TOP_FIELD,
+    GenrePolicy,
 )
 from .run import ERROR_FIELD, ERROR_ON_FIELD, HEAD_FILE, TaggingRun
 from .settings import DEFAULTS, Settings, SettingsError, load_settings
+from .stats import DISAGREES_FIELD, disagreement_flag
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
+    from beets.library import Item
 
 __all__ = ["GenreClfPlugin", "HEAD_FILE"]
 
@@ -77,6 +81,9 @@ class GenreClfPlugin(BeetsPlugin):
             for name, descriptor in CUSTOM_TAGS.items():
                 if name not in mediafile.MediaFile.fields():  # plugin reloaded
                     self.add_media_field(name, descriptor)
+        # `beet ls genreclf_disagrees:1`: computed for each item, so it follows
+        # edits of genres and of map/min_confidence without a re-analysis.
+        self.template_fields[DISAGREES_FIELD] = self.disagrees
         self._import_run: TaggingRun | None = None
         if self.settings.auto:
             self.import_stages = [self.imported]
@@ -90,6 +97,14 @@ class GenreClfPlugin(BeetsPlugin):
         command = subcommand()
         command.func = lambda lib, opts, args: run_command(self.settings, self._log, lib, opts, args)
         return [command]
+
+    @cached_property
+    def _stats_policy(self) -> GenrePolicy:
+        with TaggingRun(self.settings, None, self._log) as run:
+            return run.policy
+
+    def disagrees(self, item: Item) -> int:
+        return disagreement_flag(item, self._stats_policy)
 
     # Import: one run for the whole import, opened at its start.
 

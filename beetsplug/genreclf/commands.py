@@ -179,21 +179,21 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
         if opts.pretend:
             log.info("pretend: nothing saved ({} is unchanged)", run.head_path)
             return
-        head.save(run.head_path)
+        kept = head.save(run.head_path)
         log.info(
-            "saved {}; `beet genreclf` now predicts these genres (--base: the model's own)",
-            run.head_path,
+            "saved {}{}; `beet genreclf` now predicts these genres (--base: the model's own)",
+            run.head_path, f"; previous head kept as {kept}" if kept else "",
         )
 
 
 def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     """Print (and plot) what the model hears in each item; store nothing."""
-    from .explain import text_chart
+    from .explain import no_items_text, text_chart
 
     if opts.plot:
-        from .plots import require_matplotlib
+        from .plots import check_plot_path
 
-        require_matplotlib()  # before any work
+        check_plot_path(opts.plot)  # before any work
     items = list(lib.items(args))
     limit = settings.explain_limit
     if len(items) > limit:
@@ -202,7 +202,7 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
             f"{len(items)}; narrow it or raise genreclf.explain_limit"
         )
     if not items:
-        ui.print_("no items match")
+        ui.print_(no_items_text(args))
         return
     width = min(ui.term_width(), 100)
     explanations = []
@@ -213,8 +213,7 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
     if opts.plot and explanations:
         from .plots import explanation_figure, save
 
-        save(explanation_figure(explanations), opts.plot)
-        ui.print_(f"plot written to {opts.plot}")
+        ui.print_(f"plot written to {save(explanation_figure(explanations), opts.plot)}")
     if run.summary.failures:
         raise ui.UserError(f"genreclf: {run.summary.failures} file(s) could not be analysed")
 
@@ -224,15 +223,16 @@ def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
     from .stats import library_stats, stats_text
 
     if opts.plot:
-        from .plots import require_matplotlib
+        from .plots import check_plot_path
 
-        require_matplotlib()
+        check_plot_path(opts.plot)
     with TaggingRun(settings, lib, log, base=opts.base) as run:
         policy = run.policy
     library = library_stats(lib.items(args), policy)
-    ui.print_(stats_text(library, policy))
+    ui.print_(stats_text(library, args))
     if opts.plot and library.analysed:
         from .plots import save, stats_figure
 
-        save(stats_figure(library), opts.plot)
-        ui.print_(f"plot written to {opts.plot}")
+        ui.print_(f"plot written to {save(stats_figure(library), opts.plot)}")
+    elif opts.plot:
+        ui.print_("no plot: no analysed items")

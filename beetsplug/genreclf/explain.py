@@ -6,6 +6,8 @@ window, averaged alone, show what the model made of that part of the track.
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,6 +34,7 @@ class Explanation:
     window_starts: list[float]  # seconds
     window_probabilities: np.ndarray  # (n_windows, n_labels), columns in `labels` order
     overall: np.ndarray  # (n_labels,)
+    title: str = ""  # what a plot calls the track: "Artist – Title", else the file name
 
     @property
     def top(self) -> tuple[str, float]:
@@ -43,8 +46,10 @@ def explain(
     prediction: TrackPrediction,
     windows: Sequence[AnalysedWindow],
     labels: list[str],
+    title: str | None = None,
 ) -> Explanation:
-    """Split ``prediction``'s segments into the ``windows`` they came from."""
+    """Split ``prediction``'s segments into the ``windows`` they came from.
+    ``title`` names the track in plots (default: the file name)."""
     bounds = np.cumsum([0, *(window.segments for window in windows)])
     per_window = np.stack(
         [prediction.segment_probabilities[a:b].mean(axis=0) for a, b in zip(bounds, bounds[1:])]
@@ -56,7 +61,20 @@ def explain(
         window_starts=[window.start for window in windows],
         window_probabilities=per_window[:, order],
         overall=prediction.probabilities[order],
+        title=display_title(path) if title is None else title,
     )
+
+
+def display_title(path: str, artist: str = "", title: str = "") -> str:
+    """How a plot names a track: "Artist – Title", the title alone, else the file name."""
+    if not title:
+        return os.path.basename(path)
+    return f"{artist} – {title}" if artist else title
+
+
+def no_items_text(query: Sequence[str] = ()) -> str:
+    """What to say when ``query`` (the command's arguments) matches nothing."""
+    return f"no items match {shlex.join(query)}" if query else "no items match"
 
 
 def minutes(seconds: float) -> str:

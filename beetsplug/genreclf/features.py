@@ -23,6 +23,12 @@ class FeatureError(ValueError):
     """The audio cannot be turned into features (too short, not finite...)."""
 
 
+def _too_short(seconds: float, params: FeatureParams) -> FeatureError:
+    """How long the audio is and how long it must be (``min_frames``)."""
+    needed = params.min_frames * params.hop_length / params.sample_rate
+    return FeatureError(f"too short to analyse ({seconds:.2f} s; needs {needed:.2f} s)")
+
+
 @dataclass(frozen=True)
 class FeatureParams:
     """How audio becomes model input.
@@ -102,7 +108,7 @@ def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
         raise FeatureError("audio out of range (samples far beyond full scale)")
     samples = samples.astype(np.float32, copy=False)
     if len(samples) < params.n_fft:
-        raise FeatureError(f"audio too short ({len(samples)} samples)")
+        raise _too_short(len(samples) / params.sample_rate, params)
     mfcc = librosa.feature.mfcc(
         y=samples,
         sr=params.sample_rate,
@@ -131,7 +137,7 @@ def split_segments(
     hop = hop_frames or params.segment_hop_frames
     frames = len(sequence)
     if frames < params.min_frames:
-        raise FeatureError(f"audio too short ({frames} frames)")
+        raise _too_short(frames * params.hop_length / params.sample_rate, params)
     if frames < params.segment_frames:
         return sequence[np.newaxis]
     starts = range(0, frames - params.segment_frames + 1, hop)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
+import os
+import tempfile
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 HEAD_FORMAT = 1
+PREVIOUS_SUFFIX = ".prev"  # the head a new one replaced
 FOLDS = 5
 
 
@@ -248,7 +253,9 @@ class Head:
         exp = np.exp(logits - logits.max())
         return exp / exp.sum()
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path) -> Path | None:
+        """Write the head to ``path`` atomically. An existing head there is
+        kept as ``<name>.prev``; returns that path, or None if there was none."""
         path.parent.mkdir(parents=True, exist_ok=True)
         info = {
             "format": HEAD_FORMAT,
@@ -257,34 +264,83 @@ class Head:
             "min_confidence": self.min_confidence,
             **self.metadata,
         }
-        partial = path.with_name(path.name + ".part")
-        with open(partial, "wb") as file:
-            np.savez(
-                file,
-                mean=self.mean,
-                scale=self.scale,
-                weights=self.weights,
-                bias=self.bias,
-                info=np.array(json.dumps(info)),
-            )
-        partial.replace(path)
+        stored = io.BytesIO()
+        np.savez(
+            stored,
+            mean=self.mean,
+            scale=self.scale,
+            weights=self.weights,
+            bias=self.bias,
+            info=np.array(json.dumps(info)),
+        )
+        previous = None
+        if path.exists():
+            previous = path.with_name(path.name + PREVIOUS_SUFFIX)
+            _write_atomically(previous, path.read_bytes())
+        _write_atomically(path, stored.getvalue())
+        return previous
 
     @classmethod
     def load(cls, path: Path) -> Head:
+        """Read a head that :meth:`save` wrote; any damage raises LearnError."""
         try:
-            with np.load(path, allow_pickle=False) as stored:
+            return cls._read(path)
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            reason = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+            raise LearnError(
+                f"{path} is damaged ({reason or type(exc).__name__}); "
+                "run `beet genreclf --learn` again or delete it"
+            ) from exc
+
+    @classmethod
+    def _read(cls, path: Path) -> Head:
+        with open(path, "rb") as file:
+            if not zipfile.is_zipfile(file):
+                raise ValueError("not an .npz archive")
+            with np.load(file, allow_pickle=False) as stored:
                 info = json.loads(str(stored["info"]))
                 arrays = {k: stored[k] for k in ("mean", "scale", "weights", "bias")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise LearnError(f"{path}: not a readable learned head ({exc})") from exc
+        if not isinstance(info, dict):
+            raise ValueError("its description is not a JSON object")
+        missing = [key for key in ("labels", "base_model", "min_confidence") if key not in info]
+        if missing:
+            raise ValueError(f"its description lacks {', '.join(missing)}")
         if info.get("format") != HEAD_FORMAT:
-            raise LearnError(f"{path}: unknown head format {info.get('format')}")
+            raise LearnError(
+                f"{path}: unknown head format {info.get('format')}; "
+                "run `beet genreclf --learn` again or delete it"
+            )
         labels, base, threshold = (
-            info.pop("labels"),
-            info.pop("base_model"),
-            info.pop("min_confidence"),
+            list(info.pop("labels")),
+            str(info.pop("base_model")),
+            float(info.pop("min_confidence")),
         )
+        _check_shapes(arrays, len(labels))
         return cls(labels, **arrays, base_model=base, min_confidence=threshold, metadata=info)
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], n_labels: int) -> None:
+    """Raise ValueError unless the arrays fit together and the labels."""
+    size = arrays["weights"].shape[0] if arrays["weights"].ndim == 2 else -1
+    expected = {"mean": (size,), "scale": (size,), "weights": (size, n_labels), "bias": (n_labels,)}
+    wrong = [name for name, shape in expected.items() if arrays[name].shape != shape]
+    if wrong:
+        raise ValueError(f"arrays of the wrong shape: {', '.join(wrong)}")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write a temporary file beside ``path``, then rename it over ``path``:
+    readers see the old file or the new one, never a part."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def fit_head(

@@ -4,67 +4,119 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PROGRESS_EVERY_SECONDS = 5.0
+# The rate is measured from the first finished file (worker start-up left out),
+# and shown once this many more files and seconds have gone by.
+ETA_AFTER_FILES = 3
+ETA_AFTER_SECONDS = 2.0
+UNANALYSABLE_QUERY = "genreclf_error::."  # items an earlier run could not analyse
 
 
 @dataclass
 class RunSummary:
+    """What one run did, for its progress lines and its closing summary.
+
+    analysed: files analysed and stored (with ``pretend``: that would be stored).
+    skipped: already analysed by the current model.
+    unanalysable_skipped: recorded as unanalysable by an earlier run, not tried.
+    from_cache: of ``analysed``, those read from the cache (see cache.py).
+    failed: reason -> files that could not be analysed.
+    write_failed: reason -> files analysed whose tags could not be written.
+    written: files whose tags were written (analysed now or earlier).
+    genres: predicted label -> files.
+    pretend: the run stores and writes nothing.
+    clock: seconds of a monotonic clock (a test passes its own).
+    """
+
     total: int
     analysed: int = 0
     skipped: int = 0
-    from_cache: int = 0  # analysed without decoding (see cache.py)
-    failed: Counter = field(default_factory=Counter)  # reason -> files not analysed
-    write_failed: Counter = field(default_factory=Counter)  # reason -> files analysed, not written
-    unanalysable_skipped: int = 0  # known from an earlier run not to analyse
-    written: int = 0  # files whose tags were written
-    pretend: bool = False  # nothing is stored
-    genres: Counter = field(default_factory=Counter)  # predicted label -> files
-    started: float = field(default_factory=time.monotonic)
-    _last_report: float = field(default_factory=time.monotonic)
+    unanalysable_skipped: int = 0
+    from_cache: int = 0
+    failed: Counter = field(default_factory=Counter)
+    write_failed: Counter = field(default_factory=Counter)
+    written: int = 0
+    genres: Counter = field(default_factory=Counter)
+    pretend: bool = False
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    started: float = field(init=False)
+    _last_report: float = field(init=False)
+    _first_finished: tuple[float, int] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.started = self._last_report = self.clock()
 
     @property
     def failures(self) -> int:
+        """Files that could not be analysed."""
         return sum(self.failed.values())
 
     @property
+    def write_failures(self) -> int:
+        """Files analysed whose tags could not be written."""
+        return sum(self.write_failed.values())
+
+    @property
+    def finished(self) -> int:
+        """Files whose analysis ended, well or not."""
+        return self.analysed + self.failures + self.write_failures
+
+    @property
     def done(self) -> int:
-        return self.analysed + self.skipped + self.unanalysable_skipped + self.failures
+        return self.finished + self.skipped + self.unanalysable_skipped
 
     def progress_line(self, force: bool = False) -> str | None:
-        """A progress line every PROGRESS_EVERY_SECONDS (or now if ``force``)."""
-        now = time.monotonic()
+        """Call after each finished file: a progress line every
+        PROGRESS_EVERY_SECONDS (or now if ``force``), else None."""
+        now = self.clock()
+        if self._first_finished is None and self.finished:
+            self._first_finished = (now, self.finished)
         if not force and now - self._last_report < PROGRESS_EVERY_SECONDS:
             return None
         self._last_report = now
-        rate = (self.analysed + self.failures) / max(now - self.started, 1e-9)
-        remaining = self.total - self.done
-        eta = _duration(remaining / rate) if rate > 0 else "?"
-        percent = 100 * self.done / max(self.total, 1)
-        return f"{self.done}/{self.total} ({percent:.0f}%), {rate:.1f} files/s, ETA {eta}"
+        line = f"{self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%)"
+        rate = self._rate(now)
+        if rate is None:
+            return line
+        eta = _duration((self.total - self.done) / rate)
+        return f"{line}, {rate:.1f} files/s, ETA {eta}"
+
+    def _rate(self, now: float) -> float | None:
+        """Files per second since the first finished file; None until enough
+        files and time have passed for an honest estimate."""
+        if self._first_finished is None:
+            return None
+        since, count = self._first_finished
+        files, seconds = self.finished - count, now - since
+        if files < ETA_AFTER_FILES or seconds < ETA_AFTER_SECONDS:
+            return None
+        return files / seconds
 
     def lines(self) -> list[str]:
         """The summary, one line per fact."""
-        elapsed = _duration(time.monotonic() - self.started)
+        elapsed = _duration(self.clock() - self.started)
         cached = f" ({self.from_cache} from the cache)" if self.from_cache else ""
-        verb = "would store" if self.pretend else "analysed"
+        unwritten = f", tags not written {self.write_failures}" if self.write_failures else ""
         lines = [
-            f"{verb} {self.analysed}{cached}, skipped {self.skipped} (already analysed), "
-            f"could not analyse {self.failures} in {elapsed}"
-            + (" (pretend: nothing stored)" if self.pretend else "")
+            f"analysed {self.analysed}{cached}, skipped {self.skipped} (already analysed), "
+            f"failed {self.failures}{unwritten} in {elapsed}"
         ]
-        for reason, count in self.failed.most_common():
-            lines.append(f"  could not analyse ({count}): {reason}")
-        if self.written or self.write_failed:
-            lines.append(f"tags written to {self.written} files")
-        for reason, count in self.write_failed.most_common():
-            lines.append(f"  tags not written ({count}): {reason}")
+        if self.pretend:
+            lines.append(f"pretend: would store {self.analysed}; nothing stored")
         if self.unanalysable_skipped:
             lines.append(
-                f"{self.unanalysable_skipped} skipped: unanalysable, see "
-                "`beet ls genreclf_error::.`"
+                f"{self.unanalysable_skipped} skipped: unanalysable, "
+                f"see `beet ls {UNANALYSABLE_QUERY}`"
             )
+        if self.written:
+            lines.append(f"tags written to {self.written} files")
+        for reason, count in self.failed.most_common():
+            lines.append(f"  could not be analysed ({count}): {reason}")
+        for reason, count in self.write_failed.most_common():
+            lines.append(f"  tags not written ({count}): {reason}")
         if self.genres:
             shares = ", ".join(f"{g} {n}" for g, n in self.genres.most_common())
             lines.append(f"genres: {shares}")

@@ -232,7 +232,6 @@ class TaggingRun:
             if field in item:
                 del item[field]
         if write and not self._write(item):
-            self.summary.analysed += 1
             return  # nothing stored: the next run tries the write again
         item.store()
         self.summary.analysed += 1
@@ -355,7 +354,7 @@ class TaggingRun:
     def explanations(self, items: Sequence[Item]) -> Iterator[Explanation]:
         """What the model hears in each window of each item, in the labels
         tagging would store (a learned head's, if there is one)."""
-        from .explain import explain
+        from .explain import display_title, explain
 
         detail = self.labeller.head is not None
         work = [(item, os.fsdecode(item.path)) for item in items]
@@ -367,8 +366,10 @@ class TaggingRun:
                 self.summary.failed[outcome.error or "unknown error"] += 1
                 continue
             prediction = self._in_labels(outcome.prediction) if detail else outcome.prediction
+            path = shown_path(item.path)
             yield explain(
-                shown_path(item.path), prediction, outcome.analysis.windows, self.labeller.labels
+                path, prediction, outcome.analysis.windows, self.labeller.labels,
+                title=display_title(path, item.artist, item.title),
             )
 
     def _in_labels(self, prediction: TrackPrediction) -> TrackPrediction:

@@ -2,26 +2,25 @@
 
 Counts and confidence of the stored predictions, and the items whose own
 ``genres`` disagree with a confident prediction (likely mis-tagged), with a
-``beet ls`` query that lists exactly those.
+``beet ls`` query that lists exactly those: ``genreclf_disagrees:1``, a field
+the plugin computes with :func:`disagreement_flag`.
 """
 
 from __future__ import annotations
 
 import bisect
-import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from beets.dbcore.types import MULTI_VALUE_DELIMITER
-
-from .explain import bar
+from .explain import bar, no_items_text
 from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BAR_WIDTH = 30
 GENRES_WIDTH = 24  # longer current genres are cut in the disagreement list
+DISAGREES_FIELD = "genreclf_disagrees"  # 1 or 0, see disagreement_flag
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
         genres[label] += 1
         confidence_sums[label] += confidence
         bins[bisect.bisect_right(CONFIDENCE_EDGES[1:-1], confidence)] += 1
-        if confidence >= policy.min_confidence and _disagrees(item.genres, label, policy):
+        if disagrees(item.genres, label, confidence, policy):
             disagreements.append(
                 Disagreement(item.id, confidence, label, list(item.genres), item.artist, item.title)
             )
@@ -76,36 +75,46 @@ def accepted_genres(label: str, policy: GenrePolicy) -> list[str]:
     return list(dict.fromkeys([label, *policy.mapped(label)]))
 
 
-def _disagrees(genres: list[str], label: str, policy: GenrePolicy) -> bool:
-    accepted = {genre.lower() for genre in accepted_genres(label, policy)}
-    return bool(genres) and not any(genre.lower() in accepted for genre in genres)
+def disagrees(
+    genres: Sequence[str], label: str | None, confidence: float | None, policy: GenrePolicy
+) -> bool:
+    """Whether an item's own ``genres`` contradict its prediction: the item has
+    genres, the prediction is at least ``min_confidence`` and none of the
+    genres is one that agrees with its ``label`` (compared case-insensitively)."""
+    if not genres or not label or confidence is None or confidence < policy.min_confidence:
+        return False
+    accepted = {genre.casefold() for genre in accepted_genres(label, policy)}
+    return not any(genre.casefold() in accepted for genre in genres)
 
 
-def disagreement_query(stats: LibraryStats, policy: GenrePolicy) -> list[str]:
-    """``beet ls`` arguments that list exactly ``stats.disagreements``: per
-    predicted label, confident items whose ``genres`` hold none of its
-    accepted genres (an element match on the stored multi-value string)."""
-    separator = re.escape(MULTI_VALUE_DELIMITER)
-    labels = sorted({d.predicted for d in stats.disagreements})
-    parts: list[str] = []
-    for label in labels:
-        names = "|".join(map(re.escape, accepted_genres(label, policy)))
-        parts += [
-            *([","] if parts else []),
-            f"{CONFIDENCE_FIELD}:{stats.min_confidence}..",
-            f"{GENRE_FIELD}::^{re.escape(label)}$",
-            "genres::.",
-            f"^genres::(?i)(^|{separator})({names})({separator}|$)",
-        ]
-    return parts
+def disagreement_flag(item, policy: GenrePolicy) -> int:
+    """``item``'s DISAGREES_FIELD: 1 if its genres disagree with its stored
+    prediction (see :func:`disagrees`), else 0."""
+    return int(disagrees(item.genres, item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD), policy))
 
 
-def stats_text(stats: LibraryStats, policy: GenrePolicy) -> str:
-    """Genre counts, the confidence histogram and the disagreement list."""
+def disagreement_query(query: Sequence[str] = ()) -> list[str]:
+    """``beet ls`` arguments that list the disagreements among ``query``'s
+    items: the flag goes into each of its comma-separated alternatives."""
+    flag = f"{DISAGREES_FIELD}:1"
+    arguments = []
+    for argument in query:
+        if argument.endswith(","):  # as beets splits alternatives: "a," or ","
+            arguments += [*filter(None, [argument[:-1]]), flag, ","]
+        else:
+            arguments.append(argument)
+    return [*arguments, flag]
+
+
+def stats_text(stats: LibraryStats, query: Sequence[str] = ()) -> str:
+    """Genre counts, the confidence histogram and the disagreement list of
+    ``query``'s items (or that none match)."""
+    if not stats.items:
+        return no_items_text(query)
     lines = [f"{stats.items} items, {stats.analysed} analysed", ""]
     if stats.analysed:
         lines += _genre_table(stats) + [""] + _confidence_table(stats) + [""]
-    lines += _disagreement_list(stats, policy)
+    lines += _disagreement_list(stats, query)
     return "\n".join(lines)
 
 
@@ -130,7 +139,7 @@ def _confidence_table(stats: LibraryStats) -> list[str]:
     return [line.rstrip() for line in lines]
 
 
-def _disagreement_list(stats: LibraryStats, policy: GenrePolicy) -> list[str]:
+def _disagreement_list(stats: LibraryStats, query: Sequence[str]) -> list[str]:
     threshold = f"confidence ≥ {stats.min_confidence:g}"
     if not stats.disagreements:
         return [f"no item's genres disagree with a prediction at {threshold}"]
@@ -146,8 +155,8 @@ def _disagreement_list(stats: LibraryStats, policy: GenrePolicy) -> list[str]:
             f"{d.confidence:>10.2f}  {d.predicted:<{width}}{genres:<{GENRES_WIDTH + 2}}"
             f"{d.artist} - {d.title}"
         )
-    query = " ".join(map(shlex.quote, ["beet", "ls", *disagreement_query(stats, policy)]))
-    return [*lines, "", f"list them: {query}"]
+    command = shlex.join(["beet", "ls", *disagreement_query(query)])
+    return [*lines, "", f"list them: {command}"]
 
 
 def _cut(text: str, width: int) -> str:
