@@ -111,6 +111,20 @@ class TestLearn(LearnTestBase):
             right += item.genreclf_genre == item.title.split("-")[0]
         assert right >= 2  # of 3 tracks by artists it never saw
 
+    def test_explain_shows_the_learned_genres_that_tagging_stores(self, capsys):
+        self.setup_library()
+        self.run_command("genreclf", "--learn")
+        untagged = self.untagged[0]
+        capsys.readouterr()
+        self.run_command("genreclf", "--explain", f"title:{untagged.title}")
+        header = capsys.readouterr().out.splitlines()[1]
+
+        self.run_command("genreclf", "-W")
+
+        item = self.lib.get_item(untagged.id)
+        assert item.genreclf_source == "learned"
+        assert header.startswith(f"  {item.genreclf_genre} {item.genreclf_confidence:.0%} overall")
+
     def test_base_flag_predicts_the_models_own_genres(self):
         self.setup_library()
         self.run_command("genreclf", "--learn")
