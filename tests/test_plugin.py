@@ -304,7 +304,7 @@ class TestImport(GenreClfTestBase, ImporterMixin):
         return list(self.lib.items())
 
     def test_as_is_import_tags_and_writes_the_library_files(self):
-        self.setup_plugin()
+        self.setup_plugin(genres_from="track")  # album genres: see test_albums.py
         items = self.import_tracks("chords.mp3", "beats.flac", "noise.m4a", write=True)
 
         assert len(items) == 3
@@ -316,7 +316,7 @@ class TestImport(GenreClfTestBase, ImporterMixin):
         assert file_genres(self.import_path / "album" / "chords.mp3") == []  # source untouched
 
     def test_import_without_write_stores_only(self):
-        self.setup_plugin()
+        self.setup_plugin(genres_from="track")
         [item] = self.import_tracks("beats.flac", write=False)
 
         assert item.genres == [item.genreclf_genre]

@@ -66,6 +66,13 @@ class GenreClfPlugin(BeetsPlugin):
         ERROR_ON_FIELD: types.STRING,
     }
 
+    album_types = {
+        GENRE_FIELD: types.STRING,
+        CONFIDENCE_FIELD: types.NullFloat(2),
+        TOP_FIELD: types.STRING,
+        MODEL_FIELD: types.STRING,
+    }
+
     def __init__(self) -> None:
         super().__init__()
         self.config.add(DEFAULTS)
@@ -117,7 +124,10 @@ class GenreClfPlugin(BeetsPlugin):
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin
             self.import_begin(session)
-        self._import_run.tag_imported(task.imported_items())
+        if task.is_album:
+            self._import_run.tag_imported_album(task.album, task.imported_items())
+        else:
+            self._import_run.tag_imported(task.imported_items())
 
     def import_task_files(self, session: ImportSession, task: ImportTask) -> None:
         """Files are in place: the cache follows them, and tags are written

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.dbcore.db import DBAccessError
 
-from .run import TaggingRun, artist_of, set_aside_applied
+from .run import TaggingRun, artist_of, ours
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ RESUME = "what was analysed is stored; run the command again to continue"
 USAGE = "%prog [options] [QUERY...]"
 # Which options each action takes (beyond -j and the query).
 ACTION_OPTIONS = {
-    "tag": {"force", "pretend", "write", "base"},
+    "tag": {"force", "pretend", "write", "base", "album"},
     "learn": {"pretend"},
     "explain": {"base", "plot"},
     "stats": {"base", "plot"},
@@ -31,6 +31,7 @@ OPTION_NAMES = {
     "write": "-w/-W",
     "base": "--base",
     "plot": "--plot",
+    "album": "-a/--album",
 }
 
 
@@ -57,6 +58,7 @@ def subcommand() -> ui.Subcommand:
         "-W", "--nowrite", dest="write", action="store_false",
         help="do not write tags, only update the database",
     )
+    parser.add_album_option()
     parser.add_option(
         "--learn", action="store_true", default=False,
         help="learn your genres from the matching items that have some",
@@ -106,6 +108,7 @@ def chosen_action(opts: Values) -> str:
         "write": opts.write is not None,
         "base": opts.base,
         "plot": opts.plot is not None,
+        "album": opts.album,
     }
     stray = [name for name, used in given.items() if used and name not in ACTION_OPTIONS[action]]
     if stray:
@@ -118,10 +121,13 @@ def chosen_action(opts: Values) -> str:
 
 
 def tag(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
-    items = list(lib.items(args))
+    write = ui.should_write(opts.write)
     with TaggingRun(settings, lib, log, base=opts.base) as run:
         try:
-            run.tag(items, write=ui.should_write(opts.write), force=opts.force, pretend=opts.pretend)
+            if opts.album:
+                run.tag_albums(list(lib.albums(args)), write, opts.force, opts.pretend)
+            else:
+                run.tag(list(lib.items(args)), write, opts.force, opts.pretend)
         except KeyboardInterrupt:
             run.report()
             log.error("interrupted: {}", RESUME)
@@ -154,7 +160,7 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
     from .learn import LearnError, check_enough, choose_labels, fit_head
 
     wanted = settings.learn
-    tagged = [item for item in lib.items(args) if item.genres and not set_aside_applied(item)]
+    tagged = [item for item in lib.items(args) if item.genres and not ours(item)]
     labels, assigned = choose_labels(
         [item.genres for item in tagged], wanted.min_examples, wanted.labels, wanted.synonyms
     )

@@ -13,6 +13,7 @@ become several genres).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,8 @@ MODEL_FIELD = "genreclf_model"
 SOURCE_FIELD = "genreclf_source"
 APPLIED_FIELD = "genreclf_applied"  # the genres genreclf set, joined
 TOP_LABELS = 3  # shown in genreclf_top
+MIXED_TRACK_CONFIDENCE = 0.8  # a track this sure of another genre keeps its own
+GENRES_FROM = ("album", "track")  # where an album's tracks take their genres from
 
 
 @dataclass(frozen=True)
@@ -109,13 +112,18 @@ class Decision:
 
 
 def decide(
-    current: list[str], prediction: TrackPrediction, labeller: Labeller, policy: GenrePolicy
+    current: list[str],
+    prediction: TrackPrediction,
+    labeller: Labeller,
+    policy: GenrePolicy,
+    ours: bool = False,
 ) -> Decision:
-    """The fields a prediction gives an item whose genres are ``current``."""
+    """The fields a prediction gives an item whose genres are ``current``
+    (``ours``: genres genreclf set earlier, see :func:`new_genres`)."""
     ranked = labeller.ranked(labeller.probabilities(prediction))
     label, probability = ranked[0]
     confidence = round(probability, 4)
-    genres = policy.genres_after(list(current), label, confidence)
+    genres = new_genres(policy, current, ours, label, confidence)
     return Decision(
         label=label,
         confidence=confidence,
@@ -125,6 +133,61 @@ def decide(
         genres=genres,
         genres_changed=genres != list(current),
     )
+
+
+def album_decision(
+    current: list[str],
+    track_probabilities: list[np.ndarray],
+    labeller: Labeller,
+    policy: GenrePolicy,
+) -> Decision:
+    """What the album's tracks say together (see :func:`album_probabilities`)."""
+    from .model import TrackPrediction
+
+    combined = album_probabilities(np.stack(track_probabilities))
+    together = TrackPrediction(combined, np.zeros(0, np.float32))
+    in_labels = dataclasses.replace(labeller, head=None)  # already in the labeller's labels
+    return decide(current, together, in_labels, policy)
+
+
+def album_probabilities(track_probabilities: np.ndarray) -> np.ndarray:
+    """An album's probabilities from its tracks' (n_tracks, n_labels): the
+    renormalised geometric mean, i.e. the tracks' evidence multiplied, so a
+    label that several tracks find likely wins over one that one track is
+    sure of (see the README's album measurements)."""
+    log_mean = np.log(np.clip(track_probabilities, 1e-12, None)).mean(axis=0)
+    exp = np.exp(log_mean - log_mean.max())
+    return exp / exp.sum()
+
+
+def keeps_own_genre(track: Decision, album: Decision, policy: GenrePolicy) -> bool:
+    """A track of a single-genre album keeps its own genre only when it
+    disagrees with the album and is confident of it: at least
+    MIXED_TRACK_CONFIDENCE (and min_confidence)."""
+    confident = track.confidence >= max(policy.min_confidence, MIXED_TRACK_CONFIDENCE)
+    return track.label != album.label and confident
+
+
+def following_album(
+    current: list[str], ours: bool, track: Decision, album: Decision, policy: GenrePolicy
+) -> Decision:
+    """The track's decision with its genres set from the album's prediction
+    (its genreclf_* fields keep its own)."""
+    genres = new_genres(policy, current, ours, album.label, album.confidence)
+    return dataclasses.replace(track, genres=genres, genres_changed=genres != list(current))
+
+
+def new_genres(
+    policy: GenrePolicy, current: list[str], ours: bool, label: str, confidence: float
+) -> list[str]:
+    """``policy.genres_after``, where genres genreclf itself set earlier
+    (``ours``) count as none: a newer prediction may replace an older guess,
+    never a genre of yours; a prediction that sets nothing keeps the old guess."""
+    current = list(current)
+    if not ours or policy.mode == "off":
+        return policy.genres_after(current, label, confidence)
+    genres = policy.genres_after([], label, confidence)
+    return genres or current
 
 
 def set_by_us(genres: list[str], applied: str | None) -> bool:

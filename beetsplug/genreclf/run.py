@@ -8,6 +8,7 @@ writes tags, keeps the cache in step with the files and logs per item.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
@@ -23,17 +24,22 @@ from .audio import WindowPolicy
 from .policy import (
     APPLIED_FIELD,
     MODEL_FIELD,
+    SOURCE_FIELD,
     Decision,
     GenrePolicy,
     Labeller,
+    album_decision,
     decide,
+    following_album,
+    keeps_own_genre,
+    set_by_us,
 )
 from .progress import RunSummary
 from .settings import Settings
 from .tags import interrupt_deferred, shown_path, write_tags
 
 if TYPE_CHECKING:
-    from beets.library import Item, Library
+    from beets.library import Album, Item, Library
 
     from .analysis import Analyzer, Outcome
     from .explain import Explanation
@@ -43,6 +49,8 @@ if TYPE_CHECKING:
 ERROR_FIELD = "genreclf_error"  # why the file could not be analysed
 ERROR_ON_FIELD = "genreclf_error_on"  # for which file state and model it holds
 HEAD_FILE = "genreclf-head.npz"  # the learned head, in the beets configuration folder
+PER_TRACK_FIELDS = (SOURCE_FIELD, APPLIED_FIELD)  # not stored on albums
+VARIOUS_ARTISTS = {"various artists", "various", "va"}
 
 
 class TaggingRun:
@@ -201,6 +209,98 @@ class TaggingRun:
         finally:
             summary.from_cache = analyzer.cache.hits
 
+    def tag_albums(
+        self, albums: Sequence[Album], write: bool, force: bool = False, pretend: bool = False
+    ) -> None:
+        """As :meth:`tag`, album by album. Each album gets a prediction from
+        all its tracks (from the cache for tracks analysed before), stored on
+        the album; its tracks' genres follow it (``genres_from: album``)
+        unless it is a compilation or a track is confidently of another
+        genre (:func:`~.policy.keeps_own_genre`)."""
+        self.policy  # a configuration error stops us before any work
+        self.summary.pretend = pretend
+        plans: list[Album] = []
+        work = []
+        for album in albums:
+            items = list(album.items())
+            self.summary.total += len(items)
+            if not force and self._album_done(album, items):
+                self._skip(items, write, pretend)
+                continue
+            plans.append(album)
+            for item in items:
+                if not force and self._known_unanalysable(item):
+                    self.summary.unanalysable_skipped += 1
+                else:
+                    work.append(((len(plans) - 1, item), os.fsdecode(item.path)))
+        if not work:
+            return
+        self.analyzer(len(work))
+        try:
+            outcomes = self._outcomes(work)
+            for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
+                self._apply_album(plans[index], list(group), write, force, pretend)
+        finally:
+            self.summary.from_cache = self._analyzer.cache.hits
+
+    def _album_done(self, album: Album, items: list[Item]) -> bool:
+        identity = self.labeller.identity
+        return album.get(MODEL_FIELD) == identity and all(
+            item.get(MODEL_FIELD) == identity for item in items
+        )
+
+    def _skip(self, items: Sequence[Item], write: bool, pretend: bool) -> None:
+        """Items already analysed by this setup: their files must say what
+        the database says, when writing."""
+        self.summary.skipped += len(items)
+        if write and not pretend:
+            for item in items:
+                self._write(item)
+
+    def _apply_album(
+        self, album: Album, outcomes: list[Outcome], write: bool, force: bool, pretend: bool
+    ) -> None:
+        analysed = []
+        for outcome in outcomes:
+            _, item = outcome.key
+            if outcome.prediction is None:
+                self._unanalysable(item, outcome.error or "unknown error", pretend)
+            else:
+                analysed.append((item, outcome))
+        if not analysed:
+            return
+        labeller, policy = self.labeller, self.policy
+        together = album_decision(
+            album.genres,
+            [labeller.probabilities(outcome.prediction) for _, outcome in analysed],
+            labeller,
+            policy,
+        )
+        per_track = self.settings.genres_from == "track" or is_compilation(album)
+        for item, outcome in analysed:
+            decision = decide(item.genres, outcome.prediction, labeller, policy, ours(item))
+            if not per_track and not keeps_own_genre(decision, together, policy):
+                decision = following_album(item.genres, ours(item), decision, together, policy)
+            if force or item.get(MODEL_FIELD) != labeller.identity or decision.genres_changed:
+                with interrupt_deferred():
+                    self._store(item, decision, outcome, write, pretend)
+            else:
+                self._skip([item], write, pretend)
+            self._progress()
+        self._store_album(album, together, pretend)
+
+    def _store_album(self, album: Album, decision: Decision, pretend: bool) -> None:
+        self.log.debug(
+            "album {}: {} {:.2f} ({}); genres {} -> {}",
+            album, decision.label, decision.confidence, decision.top,
+            list(album.genres), decision.genres,
+        )
+        if pretend:
+            ui.print_(f"album {album}: {decision.label} {decision.confidence:.2f}")
+            return
+        album.update({k: v for k, v in decision.fields().items() if k not in PER_TRACK_FIELDS})
+        album.store(inherit=False)  # its tracks' genres were decided one by one
+
     def _outcomes(self, work: list, detail: bool = False) -> Iterator[Outcome]:
         """The analyser's outcomes; a backend that cannot run is one UserError."""
         from .backends import BackendError
@@ -215,7 +315,13 @@ class TaggingRun:
         if outcome.prediction is None:
             self._unanalysable(item, outcome.error or "unknown error", pretend)
             return
-        decision = decide(list(item.genres), outcome.prediction, self.labeller, self.policy)
+        decision = decide(item.genres, outcome.prediction, self.labeller, self.policy, ours(item))
+        self._store(item, decision, outcome, write, pretend)
+
+    def _store(
+        self, item: Item, decision: Decision, outcome: Outcome, write: bool, pretend: bool
+    ) -> None:
+        """Store (or, pretending, show) one item's decision; write its tags."""
         self.log.debug(
             "{}: {} {:.2f} ({}){}; genres {} -> {}",
             shown_path(item.path), decision.label, decision.confidence, decision.top,
@@ -302,8 +408,17 @@ class TaggingRun:
     # Imports: tag in the stage, finish once files are where they stay.
 
     def tag_imported(self, items: Sequence[Item]) -> None:
-        """The import stage: store predictions now (files are not in place yet)."""
+        """The import stage for singletons: store predictions now (files are
+        not in place yet)."""
         self.tag(items, write=False)
+        self._remember_paths(items)
+
+    def tag_imported_album(self, album: Album, items: Sequence[Item]) -> None:
+        """The import stage for an album task."""
+        self.tag_albums([album], write=False)
+        self._remember_paths(items)
+
+    def _remember_paths(self, items: Sequence[Item]) -> None:
         for item in items:
             self._analysed_at[item.id] = item.path
 
@@ -405,8 +520,12 @@ def artist_of(item: Item) -> str:
     return name.casefold()
 
 
-def set_aside_applied(item: Item) -> bool:
-    """Whether --learn must leave the item out: its genres are ours."""
-    from .policy import set_by_us
+def is_compilation(album: Album) -> bool:
+    """Various artists: its tracks keep their own genres."""
+    return bool(album.comp) or album.albumartist.casefold() in VARIOUS_ARTISTS
 
+
+def ours(item: Item) -> bool:
+    """Whether the item's genres are the ones genreclf set (so --learn leaves
+    it out, and a newer prediction may replace them)."""
     return set_by_us(list(item.genres), item.get(APPLIED_FIELD))

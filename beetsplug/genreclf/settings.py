@@ -17,11 +17,12 @@ from beets.ui import UserError
 
 from .audio import WindowPolicy
 from .backends import BACKENDS
-from .policy import MODES
+from .policy import GENRES_FROM, MODES
 
 DEFAULTS: dict[str, Any] = {
     "auto": True,
     "mode": "fill",
+    "genres_from": "album",
     "min_confidence": "auto",
     "map": {},
     "model": "",
@@ -54,6 +55,7 @@ class LearnSettings:
 class Settings:
     auto: bool
     mode: str
+    genres_from: str  # "album": an album's tracks take its genre; "track": their own
     min_confidence: float | None  # None: 'auto', the model's (or head's) own threshold
     label_map: dict[str, list[str]]
     model: str  # a file path, or "" for the model that ships with the plugin
@@ -85,6 +87,7 @@ def load_settings(view: confuse.ConfigView) -> Settings:
     return Settings(
         auto=_read(view["auto"], bool),
         mode=_read(view["mode"], confuse.Choice(MODES)),
+        genres_from=_read(view["genres_from"], confuse.Choice(GENRES_FROM)),
         min_confidence=_checked("genreclf.min_confidence", view["min_confidence"].get(), _threshold),
         label_map=_checked("genreclf.map", view["map"].get(), _label_map),
         model=_read(view["model"], confuse.Filename()) if _read(view["model"], str) else "",
