@@ -123,3 +123,35 @@ class TestCommand(AlbumTestBase):
         assert self.lib.get_album(album.id).genreclf_confidence == 0.0123
         self.run_command("genreclf", "-a", "-W", "-f")
         assert self.lib.get_album(album.id).genreclf_confidence != 0.0123
+
+
+class TestInspect(AlbumTestBase):
+    def test_explain_a_shows_the_tracks_side_by_side(self, capsys):
+        self.setup_plugin()
+        self.import_album(MIXED, "-c")
+        [album] = self.lib.albums()
+        capsys.readouterr()
+
+        self.run_command("genreclf", "--explain", "-a")
+
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == str(album)
+        assert lines[1].startswith(
+            f"  {album.genreclf_genre} {album.genreclf_confidence:.0%} overall; "
+            "probability per track:"
+        )
+        assert lines[2].split() == ["genre", "01", "02", "03", "04", "overall"]
+
+    def test_stats_a_lists_split_albums(self, capsys):
+        self.setup_plugin(genres_from="track")
+        self.import_album(MIXED, "-c")
+        [album] = self.lib.albums()
+        capsys.readouterr()
+
+        self.run_command("genreclf", "--stats", "-a")
+
+        out = capsys.readouterr().out
+        assert out.startswith("1 albums, 1 analysed as albums")
+        labels = {item.genreclf_genre for item in album.items()}
+        split = "1 albums whose tracks' own predictions differ" in out
+        assert split == (len(labels) > 1)

@@ -288,7 +288,7 @@ class TestPlot(GenreClfTestBase):
         assert len(maps) == 2  # one per item
         for ax, name in zip(maps, ["chords.flac", "beats.ogg"]):
             assert ax.get_title().startswith(f"{name}: ")
-            assert ax.get_xlabel() == "window start (m:ss)"
+            assert ax.get_xlabel() == "window (start m:ss)"
             genres = [label.get_text() for label in ax.get_yticklabels()]
             assert sorted(genres) == sorted(MODEL.labels)
             windows = [label.get_text() for label in ax.get_xticklabels()]

@@ -22,8 +22,8 @@ USAGE = "%prog [options] [QUERY...]"
 ACTION_OPTIONS = {
     "tag": {"force", "pretend", "write", "base", "album"},
     "learn": {"pretend"},
-    "explain": {"base", "plot"},
-    "stats": {"base", "plot"},
+    "explain": {"base", "plot", "album"},
+    "stats": {"base", "plot", "album"},
 }
 OPTION_NAMES = {
     "force": "-f/--force",
@@ -200,20 +200,22 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
         from .plots import check_plot_path
 
         check_plot_path(opts.plot)  # before any work
-    items = list(lib.items(args))
+    albums = list(lib.albums(args)) if opts.album else []
+    items = [item for album in albums for item in album.items()] or list(lib.items(args))
     limit = settings.explain_limit
     if len(items) > limit:
         raise ui.UserError(
             f"genreclf: --explain shows at most {limit} items and the query matches "
             f"{len(items)}; narrow it or raise genreclf.explain_limit"
         )
-    if not items:
+    if not items or (opts.album and not albums):
         ui.print_(no_items_text(args))
         return
     width = min(ui.term_width(), 100)
     explanations = []
     with TaggingRun(settings, lib, log, base=opts.base, progress=False) as run:
-        for explanation in run.explanations(items):
+        shown = run.album_explanations(albums) if opts.album else run.explanations(items)
+        for explanation in shown:
             ui.print_(text_chart(explanation, width) + "\n")
             explanations.append(explanation)
     if opts.plot and explanations:
@@ -226,7 +228,7 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
 
 def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     """Print (and plot) the stored predictions; no audio is decoded."""
-    from .stats import library_stats, stats_text
+    from .stats import album_stats, album_stats_text, library_stats, stats_text
 
     if opts.plot:
         from .plots import check_plot_path
@@ -234,7 +236,13 @@ def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
         check_plot_path(opts.plot)
     with TaggingRun(settings, lib, log, base=opts.base) as run:
         policy = run.policy
-    library = library_stats(lib.items(args), policy)
+    if opts.album:
+        albums = list(lib.albums(args))
+        ui.print_(album_stats_text(album_stats(albums, policy), args) + "\n")
+        items = [item for album in albums for item in album.items()]
+    else:
+        items = list(lib.items(args))
+    library = library_stats(items, policy)
     ui.print_(stats_text(library, args))
     if opts.plot and library.analysed:
         from .plots import save, stats_figure

@@ -35,10 +35,37 @@ class Explanation:
     window_probabilities: np.ndarray  # (n_windows, n_labels), columns in `labels` order
     overall: np.ndarray  # (n_labels,)
     title: str = ""  # what a plot calls the track: "Artist – Title", else the file name
+    columns: tuple[str, ...] = ()  # column headings (default: the windows' start, m:ss)
+    column_kind: str = "window (start m:ss)"
 
     @property
     def top(self) -> tuple[str, float]:
         return self.labels[0], float(self.overall[0])
+
+    @property
+    def headings(self) -> list[str]:
+        return list(self.columns) or [*map(minutes, self.window_starts)]
+
+
+def album_explanation(
+    name: str,
+    track_names: list[str],
+    track_probabilities: np.ndarray,
+    album_probabilities: np.ndarray,
+    labels: list[str],
+) -> Explanation:
+    """An album's tracks side by side (columns) and the album overall."""
+    order = np.argsort(-album_probabilities, kind="stable")
+    return Explanation(
+        path=name,
+        labels=[labels[i] for i in order],
+        window_starts=[],
+        window_probabilities=track_probabilities[:, order],
+        overall=album_probabilities[order],
+        title=name,
+        columns=tuple(track_names),
+        column_kind="track",
+    )
 
 
 def explain(
@@ -87,7 +114,7 @@ def text_chart(explanation: Explanation, width: int = 80) -> str:
     """A table with one row per label, one column per window (headed by its
     start time) and an 'overall' column; each cell a percentage and a bar."""
     label_width = max(len(label) for label in [*explanation.labels, "genre"])
-    headers = [*map(minutes, explanation.window_starts), "overall"]
+    headers = [*explanation.headings, "overall"]
     room = (width - 2 - label_width) // len(headers) - 2 - PERCENT_WIDTH - 1
     bar_width = min(room, MAX_BAR) if room >= MIN_BAR else 0
     cell_width = PERCENT_WIDTH + (bar_width + 1 if bar_width else 0)
@@ -100,7 +127,7 @@ def text_chart(explanation: Explanation, width: int = 80) -> str:
     label, confidence = explanation.top
     lines = [
         explanation.path,
-        f"  {label} {confidence:.0%} overall; probability per window (start m:ss):",
+        f"  {label} {confidence:.0%} overall; probability per {explanation.column_kind}:",
     ]
     for name, *cells in rows:
         padded = "".join(f"  {cell:<{w}}" for cell, w in zip(cells, widths))

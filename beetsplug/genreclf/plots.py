@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from beets import ui
 
-from .explain import Explanation, minutes
+from .explain import Explanation
 from .stats import CONFIDENCE_EDGES, LibraryStats
 
 if TYPE_CHECKING:
@@ -67,12 +67,12 @@ def _heat_map(ax, explanation: Explanation, fonts: list[str]):
     for (row, column), value in np.ndenumerate(values):
         color = "black" if value > DARK_CELL else "white"
         ax.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=8, color=color)
-    n_windows = len(explanation.window_starts)
-    ax.axvline(n_windows - 0.5, color="white", linewidth=3)  # windows | overall
-    ax.set_xticks(range(n_windows + 1), [*map(minutes, explanation.window_starts), "overall"])
+    n_columns = len(explanation.headings)
+    ax.axvline(n_columns - 0.5, color="white", linewidth=3)  # windows | overall
+    ax.set_xticks(range(n_columns + 1), [*explanation.headings, "overall"])
     ax.set_yticks(range(len(explanation.labels)), [*map(displayable, explanation.labels)])
     ax.tick_params(axis="y", labelfontfamily=fonts)
-    ax.set_xlabel("window start (m:ss)")
+    ax.set_xlabel(explanation.column_kind)
     ax.set_ylabel("genre")
     label, confidence = explanation.top
     title = displayable(explanation.title or os.path.basename(explanation.path))

@@ -29,6 +29,7 @@ from .policy import (
     GenrePolicy,
     Labeller,
     album_decision,
+    album_probabilities,
     decide,
     following_album,
     keeps_own_genre,
@@ -486,6 +487,35 @@ class TaggingRun:
                 path, prediction, outcome.analysis.windows, self.labeller.labels,
                 title=display_title(path, item.artist, item.title),
             )
+
+    def album_explanations(self, albums: Sequence[Album]) -> Iterator[Explanation]:
+        """Each album's tracks side by side and the album's prediction, in
+        the labels tagging would store (from the cache where it can)."""
+        from .explain import album_explanation
+
+        work = [
+            ((index, item), os.fsdecode(item.path))
+            for index, album in enumerate(albums)
+            for item in album.items()
+        ]
+        self.analyzer(len(work))
+        outcomes = self._outcomes(work)
+        for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
+            names, probabilities = [], []
+            for outcome in group:
+                _, item = outcome.key
+                if outcome.prediction is None:
+                    self.log.error("{}: {}", shown_path(item.path), outcome.error)
+                    self.summary.failed[outcome.error or "unknown error"] += 1
+                    continue
+                names.append(f"{item.track:02d}" if item.track else item.title[:8])
+                probabilities.append(self.labeller.probabilities(outcome.prediction))
+            if probabilities:
+                tracks = np.stack(probabilities)
+                yield album_explanation(
+                    str(albums[index]), names, tracks, album_probabilities(tracks),
+                    self.labeller.labels,
+                )
 
     def _in_labels(self, prediction: TrackPrediction) -> TrackPrediction:
         """``prediction`` in the learned head's labels: the head per segment,

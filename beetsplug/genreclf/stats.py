@@ -70,6 +70,63 @@ def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
     return LibraryStats(count, genres, confidence_sums, bins, policy.min_confidence, disagreements)
 
 
+@dataclass(frozen=True)
+class AlbumRow:
+    name: str  # "Album Artist - Album"
+    label: str  # the album's predicted genre
+    confidence: float
+    genres: list[str]  # the album's own
+    track_labels: Counter  # its tracks' own predicted genres
+
+
+@dataclass(frozen=True)
+class AlbumStats:
+    albums: int  # matched by the query, analysed or not
+    analysed: int
+    split: list[AlbumRow]  # albums whose tracks' own predictions differ
+    disagreements: list[AlbumRow]  # the album's genres disagree with a confident prediction
+    min_confidence: float
+
+
+def album_stats(albums: Iterable, policy: GenrePolicy) -> AlbumStats:
+    """The albums' stored predictions: split albums and disagreements."""
+    count, analysed, split, disagreeing = 0, 0, [], []
+    for album in albums:
+        count += 1
+        label, confidence = album.get(GENRE_FIELD), album.get(CONFIDENCE_FIELD)
+        if not label or confidence is None:
+            continue
+        analysed += 1
+        tracks = Counter(i.get(GENRE_FIELD) for i in album.items() if i.get(GENRE_FIELD))
+        row = AlbumRow(
+            f"{album.albumartist} - {album.album}", label, confidence, list(album.genres), tracks
+        )
+        if len(tracks) > 1:
+            split.append(row)
+        if disagrees(album.genres, label, confidence, policy):
+            disagreeing.append(row)
+    split.sort(key=lambda row: -row.confidence)
+    disagreeing.sort(key=lambda row: -row.confidence)
+    return AlbumStats(count, analysed, split, disagreeing, policy.min_confidence)
+
+
+def album_stats_text(stats: AlbumStats, query: Sequence[str] = ()) -> str:
+    """Albums whose tracks disagree, and albums whose genres disagree."""
+    if not stats.albums:
+        return no_items_text(query)
+    lines = [f"{stats.albums} albums, {stats.analysed} analysed as albums", ""]
+    lines.append(f"{len(stats.split)} albums whose tracks' own predictions differ:")
+    for row in stats.split:
+        tracks = ", ".join(f"{label} {n}" for label, n in row.track_labels.most_common())
+        lines.append(f"  {row.confidence:.2f} {row.label:<10} tracks: {tracks:<30} {row.name}")
+    threshold = f"confidence ≥ {stats.min_confidence:g}"
+    lines += ["", f"{len(stats.disagreements)} albums whose genres disagree with a prediction at {threshold}:"]
+    for row in stats.disagreements:
+        genres = _cut("; ".join(row.genres), GENRES_WIDTH)
+        lines.append(f"  {row.confidence:.2f} {row.label:<10} {genres:<{GENRES_WIDTH + 2}}{row.name}")
+    return "\n".join(lines)
+
+
 def accepted_genres(label: str, policy: GenrePolicy) -> list[str]:
     """The genres that agree with ``label``: the label and what ``map`` makes of it."""
     return list(dict.fromkeys([label, *policy.mapped(label)]))
