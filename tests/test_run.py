@@ -200,3 +200,16 @@ class TestCommandEdges(GenreClfTestBase):
         self.run_command("genreclf", "-W")
 
         assert self.reloaded(item).genreclf_model.endswith(" 2x20s")
+
+
+class TestDamagedHead(GenreClfTestBase):
+    @pytest.mark.parametrize("options", [["-W"], ["--stats"]])
+    def test_a_truncated_head_is_one_clear_error(self, options):
+        self.setup_plugin(min_confidence="auto")  # --stats reads the head's threshold
+        self.add_tracks("beats.flac")
+        head = Path(self.config.config_dir()) / HEAD_FILE
+        head.write_bytes(b"PK\x03\x04 truncated")
+
+        with pytest.raises(ui.UserError, match="is damaged.*--learn"):
+            self.run_command("genreclf", *options)
+        assert self.analysed_ids() == set()
