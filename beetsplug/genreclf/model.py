@@ -25,7 +25,11 @@ METADATA_KEY = "genreclf"
 METADATA_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 AGGREGATIONS = ("mean", "geometric_mean")
-DEFAULT_MODEL_PATH = Path(__file__).parent / "data" / "genreclf.onnx"
+PACKAGED_DIR = Path(__file__).parent / "data"
+# The models that ship in the package, by the name `genreclf.model` takes.
+PACKAGED = {"fast": PACKAGED_DIR / "genreclf.onnx"}
+DEFAULT_MODEL = "fast"
+DEFAULT_MODEL_PATH = PACKAGED[DEFAULT_MODEL]
 BATCH_SEGMENTS = 512  # segments per inference call
 
 
@@ -112,20 +116,27 @@ def aggregate(segment_probabilities: np.ndarray, how: str) -> np.ndarray:
     return (exp / exp.sum()).astype(np.float32)
 
 
+def model_path(name_or_path: str) -> Path:
+    """A packaged model's file by its name (``fast``...), '' for the
+    default, else the path given."""
+    return PACKAGED.get(name_or_path or DEFAULT_MODEL, Path(name_or_path))
+
+
 @dataclass(frozen=True)
 class ModelRef:
-    """What a worker needs to load the model: its file (None: the one that
-    ships in the package, wherever the worker has it) and its identity, so
-    a worker with another model fails loudly instead of predicting with it."""
+    """What a worker needs to load the model: its file (for a packaged one,
+    its name, found wherever the worker has the package) and its identity,
+    so a worker with another model fails loudly instead of predicting."""
 
-    path: str | None
+    path: str
     identity: str
+    packaged: bool = False
 
     def load(self) -> GenreModel:
         """The model, loaded once per process (one InferenceSession each)."""
         model = _LOADED.get(self)
         if model is None:
-            model = GenreModel(self.path or DEFAULT_MODEL_PATH)
+            model = GenreModel(PACKAGED_DIR / self.path if self.packaged else self.path)
             if model.identity != self.identity:
                 raise ModelError(
                     f"the worker has model {model.identity}, not {self.identity}: "
@@ -139,8 +150,8 @@ _LOADED: dict[ModelRef, GenreModel] = {}
 
 
 def reference(model: GenreModel) -> ModelRef:
-    packaged = model.path.resolve() == DEFAULT_MODEL_PATH.resolve()
-    return ModelRef(None if packaged else str(model.path), model.identity)
+    packaged = model.path.resolve().parent == PACKAGED_DIR.resolve()
+    return ModelRef(model.path.name if packaged else str(model.path), model.identity, packaged)
 
 
 def _open_session(content: bytes, path: Path):

@@ -92,10 +92,10 @@ class TaggingRun:
 
     @cached_property
     def model(self) -> GenreModel:
-        from .model import DEFAULT_MODEL_PATH, GenreModel, ModelError
+        from .model import GenreModel, ModelError, model_path
 
         try:
-            return GenreModel(self.settings.model or DEFAULT_MODEL_PATH)
+            return GenreModel(model_path(self.settings.model))
         except ModelError as exc:
             raise ui.UserError(f"genreclf: {exc}") from exc
 

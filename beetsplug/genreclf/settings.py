@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "learn": {"min_examples": 20, "labels": [], "map": {}, "target_precision": 0.8},
 }
 MIN_WINDOW_SECONDS = 3.0  # one model segment
+PACKAGED_MODELS = ("fast", "accurate")  # see model.PACKAGED (not imported: keep load light)
 MAX_WINDOWS = 100
 
 
@@ -58,7 +59,7 @@ class Settings:
     genres_from: str  # "album": an album's tracks take its genre; "track": their own
     min_confidence: float | None  # None: 'auto', the model's (or head's) own threshold
     label_map: dict[str, list[str]]
-    model: str  # a file path, or "" for the model that ships with the plugin
+    model: str  # a packaged model's name (fast, accurate), a file path, or "" (the default)
     jobs: int  # 0: one per core
     windows: WindowPolicy
     custom_tags: bool
@@ -90,7 +91,7 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         genres_from=_read(view["genres_from"], confuse.Choice(GENRES_FROM)),
         min_confidence=_checked("genreclf.min_confidence", view["min_confidence"].get(), _threshold),
         label_map=_checked("genreclf.map", view["map"].get(), _label_map),
-        model=_read(view["model"], confuse.Filename()) if _read(view["model"], str) else "",
+        model=_model(view["model"]),
         jobs=_checked("genreclf.jobs", view["jobs"].get(), _non_negative_int),
         windows=WindowPolicy(
             window_seconds=_checked(
@@ -116,6 +117,14 @@ def load_settings(view: confuse.ConfigView) -> Settings:
             ),
         ),
     )
+
+
+def _model(view: confuse.ConfigView) -> str:
+    """A packaged model's name, '' for the default, or a file's path."""
+    value = _read(view, str)
+    if not value or value in PACKAGED_MODELS:
+        return value
+    return _read(view, confuse.Filename())
 
 
 def _read(view: confuse.ConfigView, template: Any) -> Any:
