@@ -14,7 +14,7 @@ from training import card
 from training.data import assign_folds, find_clips, read_split_lists
 from training.export import export_onnx
 from training.extract import extract_all
-from training.pipeline import Recipe, train_and_evaluate
+from training.pipeline import Recipe, TaskKey, train_and_evaluate
 
 HERE = Path(__file__).parent
 
@@ -84,10 +84,10 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
     extra = [c for c in extra if c in features]
     extracted = time.monotonic()
     result = train_and_evaluate(gtzan, extra, folds, features, recipe, args.runs, args.jobs)
-    labels = result["labels"]
+    labels = result.labels
     counts = card.data_counts(gtzan, extra, folds)
     test_fold = "test" if "test" in folds.names else None
-    evaluation = result["evaluation"]
+    evaluation = result.evaluation
     summary = {
         config: {
             kind: {
@@ -105,21 +105,21 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
             }
             for kind in evaluation[config]
         }
-        for config in result["configs"]
+        for config in result.configs
     }
     args.out.mkdir(parents=True, exist_ok=True)
     export_onnx(
-        result["network"],
+        result.network,
         labels,
         recipe.features,
         args.out / "genreclf.onnx",
         name=args.name,
         version=args.version,
-        min_confidence=result["calibration"]["min_confidence"],
+        min_confidence=result.calibration["min_confidence"],
         extra={
             "training_data": {
                 "clips_per_genre": counts,
-                "trained_on": result["chosen"],
+                "trained_on": result.chosen,
                 "artist_disjoint_folds": folds.artist_disjoint,
             },
             "metrics": summary,
@@ -134,12 +134,12 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
         "labels": labels,
         "clips_per_genre": counts,
         "skipped": [f"{c.path.name}: {reason}" for c, reason in failures],
-        "chosen": result["chosen"],
-        "calibration": result["calibration"],
-        "epochs": result["epochs"],
-        "validation_curves": result["curves"],
+        "chosen": result.chosen,
+        "calibration": result.calibration,
+        "epochs": {key.name: epochs for key, epochs in result.epochs.items()},
+        "validation_curves": {key.name: curve for key, curve in result.curves.items()},
         "evaluation": evaluation,
-        "out_of_gtzan": result["out_of_gtzan"],
+        "out_of_gtzan": result.out_of_gtzan,
         "wall_time_s": {"extract": round(extracted - started), "total": round(wall)},
     }
     card.write_outputs(
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
 def card_values(
     args, recipe, command, result, counts, failures, folds, test_fold, wall, extract_s
 ) -> dict:
-    labels, evaluation, chosen = result["labels"], result["evaluation"], result["chosen"]
+    labels, evaluation, chosen = result.labels, result.evaluation, result.chosen
     lstm = recipe.lstm
     chosen_metrics = evaluation[chosen]["lstm"]
     gtzan_used = sum(sum(counts[n].values()) for n in folds.names)
@@ -191,7 +191,7 @@ def card_values(
         "lstm_size": f"{lstm.num_layers}×{lstm.hidden_size}",
         "embedding_size": lstm.embedding_size,
         "labels": ", ".join(labels),
-        "min_confidence": result["calibration"]["min_confidence"],
+        "min_confidence": result.calibration["min_confidence"],
         "command": command,
         "seed": recipe.seed,
         "jobs": args.jobs,
@@ -219,26 +219,26 @@ def card_values(
         "lstm_detail": f"{lstm.num_layers} layers × {lstm.hidden_size} units, embedding {lstm.embedding_size}",
         "dropout": lstm.dropout,
         "max_epochs": recipe.train.max_epochs,
-        "stopping_epochs": ", ".join(f"{k} {v}" for k, v in result["epochs"].items()),
+        "stopping_epochs": ", ".join(f"{key.name} {n}" for key, n in result.epochs.items()),
         "shipped_extra": " and the extra tracks" if chosen == "gtzan+extra" else "",
-        "final_epochs": result["epochs"][f"{chosen}-lstm-final"],
+        "final_epochs": result.epochs[TaskKey.final(chosen)],
         "fold_note": fold_note,
-        "results_table": card.results_table(evaluation, result["configs"], test_fold),
-        "folds_table": card.folds_table(evaluation, result["configs"]),
-        "extra_decision": card.extra_decision(evaluation, result["configs"], chosen),
+        "results_table": card.results_table(evaluation, result.configs, test_fold),
+        "folds_table": card.folds_table(evaluation, result.configs),
+        "extra_decision": card.extra_decision(evaluation, result.configs, chosen),
         "verdict": card.baseline_verdict(
             evaluation,
             chosen,
-            sum(p.numel() for p in result["network"].parameters()),
+            sum(p.numel() for p in result.network.parameters()),
             2 * recipe.features.n_mfcc,
         ),
         "chosen_title": chosen,
         "per_class_table": card.per_class_table(chosen_metrics["pooled"]),
         "confusion_cv": card.confusion_text(chosen_metrics["pooled"]["confusion"], labels),
         "test_confusion": test_confusion,
-        "out_of_gtzan": card.out_of_gtzan_section(result["out_of_gtzan"], labels),
+        "out_of_gtzan": card.out_of_gtzan_section(result.out_of_gtzan, labels),
         "calibration": card.calibration_section(
-            result["calibration"], len(chosen_metrics["out_of_fold"]["truth"])
+            result.calibration, len(chosen_metrics["out_of_fold"]["truth"])
         ),
     }
 

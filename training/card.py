@@ -9,6 +9,7 @@ from string import Template
 
 from training.data import Clip, Folds
 from training.evaluate import confusion_text, save_confusion_png
+from training.pipeline import TrainingResult
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
 MODEL_NAMES = {
@@ -169,10 +170,12 @@ def render_card(values: dict) -> str:
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
-def write_outputs(out_dir: Path, result: dict, card_values: dict, metrics: dict) -> None:
+def write_outputs(
+    out_dir: Path, result: TrainingResult, card_values: dict, metrics: dict
+) -> None:
     """``metrics.json``, confusion matrix PNGs and ``README.md`` in ``out_dir``."""
-    labels = result["labels"]
-    chosen = result["evaluation"][result["chosen"]]["lstm"]
+    labels = result.labels
+    chosen = result.evaluation[result.chosen]["lstm"]
     save_confusion_png(
         chosen["pooled"]["confusion"],
         labels,
