@@ -161,6 +161,17 @@ def test_task_names_seed_tasks_as_when_the_shipped_model_was_trained(key, name):
     assert key.name == name
 
 
+def test_the_shipped_min_confidence_is_recomputed_from_its_out_of_fold_predictions():
+    from training.pipeline import calibrate
+
+    metrics = json.loads((Path(__file__).parents[1] / "models" / "metrics.json").read_text())
+    held_out = metrics["evaluation"][metrics["chosen"]]["lstm"]["out_of_fold"]
+    recomputed = calibrate(
+        np.array(held_out["truth"]), np.array(held_out["probabilities"]), Recipe().target_precision
+    )
+    assert recomputed == metrics["calibration"]
+
+
 @pytest.mark.parametrize("hidden, layers", [(8, 1), (16, 2)])
 def test_onnx_parity_at_several_lengths(tmp_path, hidden, layers):
     from beetsplug.genreclf.features import FeatureParams
