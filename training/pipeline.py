@@ -206,7 +206,12 @@ def run_task(
 
 
 def run_tasks(
-    tasks: list[Task], features, labels, recipe, runs_dir, jobs
+    tasks: list[Task],
+    features: dict[Clip, ClipFeatures],
+    labels: list[str],
+    recipe: Recipe,
+    runs_dir: Path,
+    jobs: int,
 ) -> dict[TaskKey, TaskResult]:
     results = joblib.Parallel(n_jobs=jobs)(
         joblib.delayed(run_task)(
