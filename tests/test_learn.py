@@ -220,14 +220,72 @@ class TestLabels:
             check_enough(labelled, ["A", "B"], min_examples=2)
 
 
-def test_confidence_threshold_reaches_the_target_precision():
-    # Confidences 0.9, 0.85 ... 0.55, all predicting label 0: right, right,
-    # right, wrong, right, then wrong. Keeping the 5 most confident: 4 of 5 right.
-    probabilities = np.array([[c, 1 - c] for c in np.linspace(0.9, 0.55, 8)])
-    labels = np.array([0, 0, 0, 1, 0, 1, 1, 1])
-    threshold, coverage, precision = confidence_threshold(probabilities, labels, 0.75)
-    assert threshold == pytest.approx(0.7)
-    assert coverage == 5 / 8 and precision == pytest.approx(0.8)
+def top1_probabilities(tracks: list[tuple[float, int]]) -> np.ndarray:
+    """Two-label probabilities, from each track's (confidence, predicted label)."""
+    return np.array([[c, 1 - c] if predicted == 0 else [1 - c, c] for c, predicted in tracks])
+
+
+# Eight tracks, most confident first; label 0 has six (right but one), label 1 two (one right).
+SKEWED = [(0.9, 0), (0.85, 0), (0.8, 0), (0.75, 0), (0.7, 0), (0.65, 1), (0.6, 0), (0.55, 0)]
+SKEWED_LABELS = [0, 0, 1, 0, 0, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "tracks, labels, target, options, expected",
+    [
+        pytest.param(
+            [(c, 0) for c in np.linspace(0.9, 0.55, 8)],
+            [0, 0, 0, 1, 0, 1, 1, 1],
+            0.75,
+            {},
+            (0.7, 5 / 8, 4 / 5, True),
+            id="lowest threshold reaching the target",
+        ),
+        pytest.param(
+            SKEWED, SKEWED_LABELS, 0.8, {}, (0.55, 1.0, 7 / 8, True), id="each track counts once"
+        ),
+        pytest.param(
+            SKEWED,
+            SKEWED_LABELS,
+            0.8,
+            {"balanced": True},
+            (0.85, 1 / 6, 1.0, True),
+            id="balanced: each label counts once",
+        ),
+        pytest.param(
+            [(0.9, 0), (0.8, 0), (0.7, 0), (0.6, 0)],
+            [1, 0, 1, 0],
+            0.9,
+            {},
+            (0.6, 1.0, 0.5, False),
+            id="unreachable: lowest threshold of the highest precision",
+        ),
+        pytest.param(
+            [(0.9, 0), (0.8, 0), (0.7, 0), (0.6, 0)],
+            [0, 1, 0, 0],
+            1.0,
+            {"min_tracks": 2},
+            (0.6, 1.0, 0.75, False),
+            id="keeps at least min_tracks",
+        ),
+        pytest.param(
+            [(0.9, 0), (0.8, 0), (0.8, 0)],
+            [0, 0, 1],
+            1.0,
+            {},
+            (0.9, 1 / 3, 1.0, True),
+            id="tied confidences are kept together",
+        ),
+    ],
+)
+def test_confidence_threshold(tracks, labels, target, options, expected):
+    found = confidence_threshold(top1_probabilities(tracks), np.array(labels), target, **options)
+    assert (found.min_confidence, found.coverage, found.precision, found.reached) == (
+        pytest.approx(expected[0]),
+        pytest.approx(expected[1]),
+        pytest.approx(expected[2]),
+        expected[3],
+    )
 
 
 def small_head(bias: float = 0.0) -> Head:

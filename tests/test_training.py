@@ -18,7 +18,7 @@ from training.__main__ import parse_args, run  # noqa: E402
 from training.export import check_parity  # noqa: E402
 from training.fit import TrainParams  # noqa: E402
 from training.network import GenreLSTM  # noqa: E402
-from training.pipeline import LSTMParams, Recipe  # noqa: E402
+from training.pipeline import LSTMParams, Recipe, TaskKey  # noqa: E402
 
 RATE = 22050
 LABELS = ("buzz", "hum", "noise")
@@ -137,16 +137,39 @@ def test_a_task_trains_the_same_whatever_ran_before_it(tmp_path):
         clip: ClipFeatures([rng.standard_normal((150, 20)).astype(np.float32)], [])
         for clip in clips
     }
-    task = Task("probe", "lstm", tuple(clips), epochs=1)
+    task = Task(TaskKey.final("probe"), tuple(clips), epochs=1)
 
     def trained_weights() -> list[torch.Tensor]:
         result = run_task(task, features, list(LABELS), TINY, tmp_path)
-        return [w.detach().clone() for w in result["network"].parameters()]
+        return [w.detach().clone() for w in result.network.parameters()]
 
     first = trained_weights()
     torch.rand(7)  # another task's leftovers
     second = trained_weights()
     assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize(
+    "key, name",
+    [
+        (TaskKey.curve("gtzan", "cnn", "train", "valid"), "gtzan-cnn-curve-train-on-valid"),
+        (TaskKey.refit("gtzan+extra", "lstm", "test"), "gtzan+extra-lstm-test"),
+        (TaskKey.final("gtzan"), "gtzan-lstm-final"),
+    ],
+)
+def test_task_names_seed_tasks_as_when_the_shipped_model_was_trained(key, name):
+    assert key.name == name
+
+
+def test_the_shipped_min_confidence_is_recomputed_from_its_out_of_fold_predictions():
+    from training.pipeline import calibrate
+
+    metrics = json.loads((Path(__file__).parents[1] / "models" / "metrics.json").read_text())
+    held_out = metrics["evaluation"][metrics["chosen"]]["lstm"]["out_of_fold"]
+    recomputed = calibrate(
+        np.array(held_out["truth"]), np.array(held_out["probabilities"]), Recipe().target_precision
+    )
+    assert recomputed == metrics["calibration"]
 
 
 @pytest.mark.parametrize("hidden, layers", [(8, 1), (16, 2)])

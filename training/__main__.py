@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import shlex
 import sys
 import time
@@ -66,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) -> dict:
+    """Train, evaluate and export; write the card. Returns the metrics written."""
     gtzan = find_clips(args.data, "gtzan")
     extra = find_clips(args.extra, "extra") if args.extra else []
     folds = assign_folds(gtzan, read_split_lists(args.splits), recipe.seed)
@@ -84,163 +84,33 @@ def run(args: argparse.Namespace, recipe: Recipe, command: str, started: float) 
     extra = [c for c in extra if c in features]
     extracted = time.monotonic()
     result = train_and_evaluate(gtzan, extra, folds, features, recipe, args.runs, args.jobs)
-    labels = result["labels"]
-    counts = card.data_counts(gtzan, extra, folds)
-    test_fold = "test" if "test" in folds.names else None
-    evaluation = result["evaluation"]
-    summary = {
-        config: {
-            kind: {
-                "cv": {k: evaluation[config][kind]["pooled"][k] for k in ("accuracy", "macro_f1")},
-                **(
-                    {
-                        "test": {
-                            k: evaluation[config][kind]["folds"][test_fold][k]
-                            for k in ("accuracy", "macro_f1")
-                        }
-                    }
-                    if test_fold
-                    else {}
-                ),
-            }
-            for kind in evaluation[config]
-        }
-        for config in result["configs"]
-    }
+    training_run = card.TrainingRun(
+        name=args.name,
+        version=args.version,
+        command=command,
+        data_folder=args.data.name,
+        jobs=args.jobs,
+        recipe=recipe,
+        folds=folds,
+        counts=card.data_counts(gtzan, extra, folds),
+        failures=failures,
+        extract_s=extracted - started,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     export_onnx(
-        result["network"],
-        labels,
+        result.network,
+        result.labels,
         recipe.features,
         args.out / "genreclf.onnx",
         name=args.name,
         version=args.version,
-        min_confidence=result["calibration"]["min_confidence"],
-        extra={
-            "training_data": {
-                "clips_per_genre": counts,
-                "trained_on": result["chosen"],
-                "artist_disjoint_folds": folds.artist_disjoint,
-            },
-            "metrics": summary,
-            "recipe": recipe.to_dict(),
-            "command": command,
-        },
+        min_confidence=result.calibration["min_confidence"],
+        extra=card.onnx_metadata(training_run, result),
     )
     wall = time.monotonic() - started
-    metrics = {
-        "command": command,
-        "seed": recipe.seed,
-        "labels": labels,
-        "clips_per_genre": counts,
-        "skipped": [f"{c.path.name}: {reason}" for c, reason in failures],
-        "chosen": result["chosen"],
-        "calibration": result["calibration"],
-        "epochs": result["epochs"],
-        "validation_curves": result["curves"],
-        "evaluation": evaluation,
-        "out_of_gtzan": result["out_of_gtzan"],
-        "wall_time_s": {"extract": round(extracted - started), "total": round(wall)},
-    }
-    card.write_outputs(
-        args.out,
-        result,
-        card_values(
-            args,
-            recipe,
-            command,
-            result,
-            counts,
-            failures,
-            folds,
-            test_fold,
-            wall,
-            extracted - started,
-        ),
-        metrics,
-    )
+    metrics = card.write_outputs(args.out, training_run, result, wall)
     print(f"wrote {args.out / 'genreclf.onnx'} and its card in {wall / 60:.1f} min")
     return metrics
-
-
-def card_values(
-    args, recipe, command, result, counts, failures, folds, test_fold, wall, extract_s
-) -> dict:
-    labels, evaluation, chosen = result["labels"], result["evaluation"], result["chosen"]
-    lstm = recipe.lstm
-    chosen_metrics = evaluation[chosen]["lstm"]
-    gtzan_used = sum(sum(counts[n].values()) for n in folds.names)
-    fold_note = (
-        "Folds are GTZAN's artist-filtered lists: CV pools the predictions of the three held-out lists; "
-        f"the '{test_fold}' columns are the model trained on the other two lists, tested on the '{test_fold}' list "
-        "(the published protocol), which is also one of the CV folds."
-        if folds.artist_disjoint
-        else "No clip matched a split list, so folds are a seeded stratified split by file: NOT artist-disjoint, "
-        "figures may be optimistic."
-    )
-    test_confusion = (
-        f"Confusion matrix on the '{test_fold}' list (also `confusion_test.png`):\n\n```\n"
-        f"{card.confusion_text(chosen_metrics['folds'][test_fold]['confusion'], labels)}\n```"
-        if test_fold
-        else ""
-    )
-    return {
-        "name": args.name,
-        "version": args.version,
-        "test_fold": test_fold,
-        "lstm_size": f"{lstm.num_layers}×{lstm.hidden_size}",
-        "embedding_size": lstm.embedding_size,
-        "labels": ", ".join(labels),
-        "min_confidence": result["calibration"]["min_confidence"],
-        "command": command,
-        "seed": recipe.seed,
-        "jobs": args.jobs,
-        "wall_time": f"{wall / 60:.1f} min (feature extraction {extract_s:.0f} s of it; features are cached)",
-        "machine": f"a {platform.machine()} CPU with {args.jobs} worker processes, no GPU",
-        "data_summary": (
-            f"{gtzan_used} GTZAN clips in the split lists ({args.data.name}/), "
-            f"{sum(counts['extra'].values())} extra tracks (--extra), "
-            f"{sum(counts['gtzan_unlisted'].values())} GTZAN clips in no list left out."
-        ),
-        "data_table": card.data_table(counts, labels, folds.names),
-        "failures": "\n".join(f"Skipped (unreadable): `{c.path.name}`: {r}." for c, r in failures),
-        "n_augmented": recipe.n_augmented,
-        "max_offset": recipe.augment.max_offset_s,
-        "pitch": recipe.augment.pitch_semitones,
-        "stretch_pct": round(100 * recipe.augment.stretch),
-        "gain": recipe.augment.gain_db,
-        "snr": "–".join(f"{x:g}" for x in recipe.augment.snr_db),
-        "codec_p": recipe.augment.codec_probability,
-        "label_smoothing": recipe.train.label_smoothing,
-        "lr": recipe.train.learning_rate,
-        "wd": recipe.train.weight_decay,
-        "batch": recipe.train.batch_size,
-        "steps": recipe.train.steps_per_epoch,
-        "lstm_detail": f"{lstm.num_layers} layers × {lstm.hidden_size} units, embedding {lstm.embedding_size}",
-        "dropout": lstm.dropout,
-        "max_epochs": recipe.train.max_epochs,
-        "stopping_epochs": ", ".join(f"{k} {v}" for k, v in result["epochs"].items()),
-        "shipped_extra": " and the extra tracks" if chosen == "gtzan+extra" else "",
-        "final_epochs": result["epochs"][f"{chosen}-lstm-final"],
-        "fold_note": fold_note,
-        "results_table": card.results_table(evaluation, result["configs"], test_fold),
-        "folds_table": card.folds_table(evaluation, result["configs"]),
-        "extra_decision": card.extra_decision(evaluation, result["configs"], chosen),
-        "verdict": card.baseline_verdict(
-            evaluation,
-            chosen,
-            sum(p.numel() for p in result["network"].parameters()),
-            2 * recipe.features.n_mfcc,
-        ),
-        "chosen_title": chosen,
-        "per_class_table": card.per_class_table(chosen_metrics["pooled"]),
-        "confusion_cv": card.confusion_text(chosen_metrics["pooled"]["confusion"], labels),
-        "test_confusion": test_confusion,
-        "out_of_gtzan": card.out_of_gtzan_section(result["out_of_gtzan"], labels),
-        "calibration": card.calibration_section(
-            result["calibration"], len(chosen_metrics["out_of_fold"]["truth"])
-        ),
-    }
 
 
 if __name__ == "__main__":

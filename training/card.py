@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import platform
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from training.data import Clip, Folds
 from training.evaluate import confusion_text, save_confusion_png
+from training.pipeline import Recipe, TaskKey, TrainingResult
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
 MODEL_NAMES = {
@@ -16,6 +19,27 @@ MODEL_NAMES = {
     "cnn": "CNN (log-mel)",
     "logreg": "LogReg (MFCC mean/var)",
 }
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """How a model was made, as the card and the metrics tell it."""
+
+    name: str
+    version: str
+    command: str
+    data_folder: str  # the name of the --data folder
+    jobs: int
+    recipe: Recipe
+    folds: Folds
+    counts: dict  # see data_counts
+    failures: list[tuple[Clip, str]]  # unreadable clips and why
+    extract_s: float
+
+    @property
+    def test_fold(self) -> str | None:
+        """The published protocol's test list, when folds come from GTZAN's lists."""
+        return "test" if "test" in self.folds.names else None
 
 
 def data_counts(gtzan: list[Clip], extra: list[Clip], folds: Folds) -> dict:
@@ -169,23 +193,171 @@ def render_card(values: dict) -> str:
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
-def write_outputs(out_dir: Path, result: dict, card_values: dict, metrics: dict) -> None:
-    """``metrics.json``, confusion matrix PNGs and ``README.md`` in ``out_dir``."""
-    labels = result["labels"]
-    chosen = result["evaluation"][result["chosen"]]["lstm"]
+def evaluation_summary(evaluation: dict, configs: list[str], test_fold: str | None) -> dict:
+    """Accuracy and macro-F1 per config and model: cross-validated, and on
+    the test list if there is one."""
+
+    def headline(metrics: dict) -> dict:
+        return {k: metrics[k] for k in ("accuracy", "macro_f1")}
+
+    return {
+        config: {
+            kind: {
+                "cv": headline(evaluation[config][kind]["pooled"]),
+                **(
+                    {"test": headline(evaluation[config][kind]["folds"][test_fold])}
+                    if test_fold
+                    else {}
+                ),
+            }
+            for kind in evaluation[config]
+        }
+        for config in configs
+    }
+
+
+def onnx_metadata(run: TrainingRun, result: TrainingResult) -> dict:
+    """What the exported model carries about its training."""
+    return {
+        "training_data": {
+            "clips_per_genre": run.counts,
+            "trained_on": result.chosen,
+            "artist_disjoint_folds": run.folds.artist_disjoint,
+        },
+        "metrics": evaluation_summary(result.evaluation, result.configs, run.test_fold),
+        "recipe": run.recipe.to_dict(),
+        "command": run.command,
+    }
+
+
+def metrics_record(run: TrainingRun, result: TrainingResult, wall_s: float) -> dict:
+    """The contents of ``metrics.json``."""
+    return {
+        "command": run.command,
+        "seed": run.recipe.seed,
+        "labels": result.labels,
+        "clips_per_genre": run.counts,
+        "skipped": [f"{c.path.name}: {reason}" for c, reason in run.failures],
+        "chosen": result.chosen,
+        "calibration": result.calibration,
+        "epochs": {key.name: epochs for key, epochs in result.epochs.items()},
+        "validation_curves": {key.name: curve for key, curve in result.curves.items()},
+        "evaluation": result.evaluation,
+        "out_of_gtzan": result.out_of_gtzan,
+        "wall_time_s": {"extract": round(run.extract_s), "total": round(wall_s)},
+    }
+
+
+def fold_note(folds: Folds, test_fold: str | None) -> str:
+    if not folds.artist_disjoint:
+        return (
+            "No clip matched a split list, so folds are a seeded stratified split by file: "
+            "NOT artist-disjoint, figures may be optimistic."
+        )
+    return (
+        "Folds are GTZAN's artist-filtered lists: CV pools the predictions of the three held-out "
+        f"lists; the '{test_fold}' columns are the model trained on the other two lists, tested on "
+        f"the '{test_fold}' list (the published protocol), which is also one of the CV folds."
+    )
+
+
+def test_list_confusion(lstm_metrics: dict, labels: list[str], test_fold: str | None) -> str:
+    if not test_fold:
+        return ""
+    return (
+        f"Confusion matrix on the '{test_fold}' list (also `confusion_test.png`):\n\n```\n"
+        f"{confusion_text(lstm_metrics['folds'][test_fold]['confusion'], labels)}\n```"
+    )
+
+
+def card_values(run: TrainingRun, result: TrainingResult, wall_s: float) -> dict:
+    """The values ``card_template.md`` is filled with."""
+    recipe, lstm, augment, train = run.recipe, run.recipe.lstm, run.recipe.augment, run.recipe.train
+    labels, evaluation, chosen = result.labels, result.evaluation, result.chosen
+    chosen_metrics = evaluation[chosen]["lstm"]
+    counts = run.counts
+    gtzan_used = sum(sum(counts[n].values()) for n in run.folds.names)
+    return {
+        "name": run.name,
+        "version": run.version,
+        "lstm_size": f"{lstm.num_layers}×{lstm.hidden_size}",
+        "embedding_size": lstm.embedding_size,
+        "labels": ", ".join(labels),
+        "min_confidence": result.calibration["min_confidence"],
+        "command": run.command,
+        "seed": recipe.seed,
+        "jobs": run.jobs,
+        "wall_time": f"{wall_s / 60:.1f} min (feature extraction {run.extract_s:.0f} s of it; "
+        "features are cached)",
+        "machine": f"a {platform.machine()} CPU with {run.jobs} worker processes, no GPU",
+        "data_summary": (
+            f"{gtzan_used} GTZAN clips in the split lists ({run.data_folder}/), "
+            f"{sum(counts['extra'].values())} extra tracks (--extra), "
+            f"{sum(counts['gtzan_unlisted'].values())} GTZAN clips in no list left out."
+        ),
+        "data_table": data_table(counts, labels, run.folds.names),
+        "failures": "\n".join(
+            f"Skipped (unreadable): `{c.path.name}`: {r}." for c, r in run.failures
+        ),
+        "n_augmented": recipe.n_augmented,
+        "max_offset": augment.max_offset_s,
+        "pitch": augment.pitch_semitones,
+        "stretch_pct": round(100 * augment.stretch),
+        "gain": augment.gain_db,
+        "snr": "–".join(f"{x:g}" for x in augment.snr_db),
+        "codec_p": augment.codec_probability,
+        "label_smoothing": train.label_smoothing,
+        "lr": train.learning_rate,
+        "wd": train.weight_decay,
+        "batch": train.batch_size,
+        "steps": train.steps_per_epoch,
+        "lstm_detail": f"{lstm.num_layers} layers × {lstm.hidden_size} units, "
+        f"embedding {lstm.embedding_size}",
+        "dropout": lstm.dropout,
+        "max_epochs": train.max_epochs,
+        "stopping_epochs": ", ".join(f"{key.name} {n}" for key, n in result.epochs.items()),
+        "shipped_extra": " and the extra tracks" if chosen == "gtzan+extra" else "",
+        "final_epochs": result.epochs[TaskKey.final(chosen)],
+        "fold_note": fold_note(run.folds, run.test_fold),
+        "results_table": results_table(evaluation, result.configs, run.test_fold),
+        "folds_table": folds_table(evaluation, result.configs),
+        "extra_decision": extra_decision(evaluation, result.configs, chosen),
+        "verdict": baseline_verdict(
+            evaluation,
+            chosen,
+            sum(p.numel() for p in result.network.parameters()),
+            2 * recipe.features.n_mfcc,
+        ),
+        "chosen_title": chosen,
+        "per_class_table": per_class_table(chosen_metrics["pooled"]),
+        "confusion_cv": confusion_text(chosen_metrics["pooled"]["confusion"], labels),
+        "test_confusion": test_list_confusion(chosen_metrics, labels, run.test_fold),
+        "out_of_gtzan": out_of_gtzan_section(result.out_of_gtzan, labels),
+        "calibration": calibration_section(
+            result.calibration, len(chosen_metrics["out_of_fold"]["truth"])
+        ),
+    }
+
+
+def write_outputs(out_dir: Path, run: TrainingRun, result: TrainingResult, wall_s: float) -> dict:
+    """``metrics.json``, confusion matrix PNGs and ``README.md`` in
+    ``out_dir``. Returns the metrics."""
+    labels = result.labels
+    chosen = result.evaluation[result.chosen]["lstm"]
     save_confusion_png(
         chosen["pooled"]["confusion"],
         labels,
         "LSTM, 3-fold artist-disjoint CV",
         out_dir / "confusion_cv.png",
     )
-    test_fold = card_values.get("test_fold")
-    if test_fold:
+    if run.test_fold:
         save_confusion_png(
-            chosen["folds"][test_fold]["confusion"],
+            chosen["folds"][run.test_fold]["confusion"],
             labels,
-            f"LSTM, '{test_fold}' list",
+            f"LSTM, '{run.test_fold}' list",
             out_dir / "confusion_test.png",
         )
+    metrics = metrics_record(run, result, wall_s)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    (out_dir / "README.md").write_text(render_card(card_values))
+    (out_dir / "README.md").write_text(render_card(card_values(run, result, wall_s)))
+    return metrics

@@ -1,4 +1,4 @@
-"""Track-level metrics, confusion matrices and the confidence threshold."""
+"""Track-level metrics and confusion matrices."""
 
 from __future__ import annotations
 
@@ -69,34 +69,3 @@ def save_confusion_png(
     figure.tight_layout()
     figure.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: stable bytes
     plt.close(figure)
-
-
-def confidence_threshold(
-    truth: np.ndarray, probabilities: np.ndarray, target_precision: float, min_tracks: int
-) -> dict:
-    """The lowest top-1 confidence t at which held-out tracks with confidence
-    >= t (at least ``min_tracks`` of them) reach ``target_precision``, or the
-    t of the highest precision if none does. Precision and coverage weigh
-    each genre equally, so the many easy classical clips do not set t.
-    """
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == truth
-    weight = 1.0 / np.bincount(truth)[truth]
-    candidates = []
-    for threshold in np.unique(confidence):
-        kept = confidence >= threshold
-        if kept.sum() >= min_tracks:
-            precision = float(np.sum(weight * correct * kept) / np.sum(weight * kept))
-            coverage = float(np.sum(weight * kept) / np.sum(weight))
-            candidates.append((float(threshold), precision, coverage))
-    reaching = [c for c in candidates if c[1] >= target_precision]
-    threshold, precision, coverage = (
-        reaching[0] if reaching else max(candidates, key=lambda c: c[1])
-    )
-    return {
-        "min_confidence": float(np.floor(threshold * 1000) / 1000),
-        "precision": precision,
-        "coverage": coverage,
-        "target_precision": target_precision,
-        "reached": bool(reaching),
-    }

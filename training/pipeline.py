@@ -18,11 +18,14 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from itertools import permutations
 from pathlib import Path
+from typing import Literal
 
 import joblib
 import numpy as np
+from torch import nn
 
 from beetsplug.genreclf.features import FeatureParams
+from beetsplug.genreclf.learn import confidence_threshold
 from beetsplug.genreclf.model import GenreModel
 from training.augment import AugmentParams
 from training.baselines import (
@@ -31,7 +34,7 @@ from training.baselines import (
     mfcc_statistics,
 )
 from training.data import Clip, Folds
-from training.evaluate import confidence_threshold, track_metrics
+from training.evaluate import track_metrics
 from training.export import export_onnx
 from training.extract import LOGMEL_BANDS, ClipFeatures
 from training.fit import (
@@ -68,7 +71,7 @@ class Recipe:
     n_augmented: int = 4
     lstm: LSTMParams = field(default_factory=LSTMParams)
     train: TrainParams = field(default_factory=TrainParams)
-    target_precision: float = 0.5  # class-balanced, see evaluate.confidence_threshold
+    target_precision: float = 0.5  # class-balanced, see calibrate
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -76,16 +79,62 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class TaskKey:
+    """Which network a task trains: ``config``'s (training data) ``kind``
+    network, as a validation ``curve`` (fitted on fold ``fit_on``, validated
+    on fold ``validate_on``), a ``refit`` on every fold but ``held_out``
+    (tested on it), or the ``final`` network on every listed clip."""
+
+    config: str
+    kind: str  # "lstm" or "cnn"
+    role: Literal["curve", "refit", "final"]
+    held_out: str | None = None
+    fit_on: str | None = None
+    validate_on: str | None = None
+
+    @classmethod
+    def curve(cls, config: str, kind: str, fit_on: str, validate_on: str) -> TaskKey:
+        return cls(config, kind, "curve", fit_on=fit_on, validate_on=validate_on)
+
+    @classmethod
+    def refit(cls, config: str, kind: str, held_out: str) -> TaskKey:
+        return cls(config, kind, "refit", held_out=held_out)
+
+    @classmethod
+    def final(cls, config: str) -> TaskKey:
+        return cls(config, "lstm", "final")
+
+    @property
+    def name(self) -> str:
+        """For logs, files and metrics; it also seeds the task, so it must not change."""
+        if self.role == "curve":
+            return f"{self.config}-{self.kind}-curve-{self.fit_on}-on-{self.validate_on}"
+        if self.role == "refit":
+            return f"{self.config}-{self.kind}-{self.held_out}"
+        return f"{self.config}-{self.kind}-final"
+
+
+@dataclass(frozen=True)
 class Task:
     """One network to train on ``train_clips`` for ``epochs``, validated on
     ``validation_clips`` after every epoch, then tested on ``test_clips``."""
 
-    name: str
-    kind: str  # "lstm" or "cnn"
+    key: TaskKey
     train_clips: tuple[Clip, ...]
     epochs: int
     test_clips: tuple[Clip, ...] = ()
     validation_clips: tuple[Clip, ...] = ()
+
+
+@dataclass
+class TaskResult:
+    """A trained network, its validation curve (empty without validation
+    clips) and, per test clip, its segment probabilities (segments, labels)."""
+
+    key: TaskKey
+    network: nn.Module
+    curve: list[float]
+    segment_probabilities: list[np.ndarray]
 
 
 def task_seed(seed: int, name: str) -> int:
@@ -109,29 +158,30 @@ def run_task(
     labels: list[str],
     recipe: Recipe,
     runs_dir: Path,
-) -> dict:
-    """Train ``task``'s network; return it with its validation curve and,
-    for test clips, per-clip segment probabilities. LSTMs are exported and
-    tested through the plugin's ``GenreModel``, as the plugin would run them."""
+) -> TaskResult:
+    """Train ``task``'s network and test it on its test clips. LSTMs are
+    exported and tested through the plugin's ``GenreModel``, as the plugin
+    would run them."""
+    kind, name = task.key.kind, task.key.name
     index = {label: i for i, label in enumerate(labels)}
 
     def examples(clips):
         return Examples(
-            [sequences(task.kind, features[c]) for c in clips],
+            [sequences(kind, features[c]) for c in clips],
             np.array([index[c.label] for c in clips]),
         )
 
     def segments(clips):
         return [
-            track_segments(sequences(task.kind, features[c])[0], recipe.features) for c in clips
+            track_segments(sequences(kind, features[c])[0], recipe.features) for c in clips
         ]
 
     validation = None
     if task.validation_clips:
         validation = (segments(task.validation_clips), examples(task.validation_clips).labels)
-    seed = task_seed(recipe.seed, task.name)
+    seed = task_seed(recipe.seed, name)
     make_deterministic(seed)  # before the network exists: its initial weights too
-    network = make_network(task.kind, labels, recipe)
+    network = make_network(kind, labels, recipe)
     curve = train(
         network,
         examples(task.train_clips),
@@ -141,23 +191,28 @@ def run_task(
         task.epochs,
         validation,
     )
-    print(f"trained {task.name} ({task.epochs} epochs)", file=sys.stderr, flush=True)
-    result = {"name": task.name, "curve": curve, "network": network}
-    if task.test_clips and task.kind == "lstm":
-        path = runs_dir / f"{task.name}.onnx"
+    print(f"trained {name} ({task.epochs} epochs)", file=sys.stderr, flush=True)
+    tested = []
+    if task.test_clips and kind == "lstm":
+        path = runs_dir / f"{name}.onnx"
         export_onnx(
-            network, labels, recipe.features, path, name=task.name, version="0", min_confidence=0.0
+            network, labels, recipe.features, path, name=name, version="0", min_confidence=0.0
         )
         predictions = GenreModel(path).predict_tracks(segments(task.test_clips))
-        result["segment_probabilities"] = [p.segment_probabilities for p in predictions]
+        tested = [p.segment_probabilities for p in predictions]
     elif task.test_clips:
-        result["segment_probabilities"] = [
-            segment_probabilities(network, s) for s in segments(task.test_clips)
-        ]
-    return result
+        tested = [segment_probabilities(network, s) for s in segments(task.test_clips)]
+    return TaskResult(task.key, network, curve, tested)
 
 
-def run_tasks(tasks: list[Task], features, labels, recipe, runs_dir, jobs) -> dict[str, dict]:
+def run_tasks(
+    tasks: list[Task],
+    features: dict[Clip, ClipFeatures],
+    labels: list[str],
+    recipe: Recipe,
+    runs_dir: Path,
+    jobs: int,
+) -> dict[TaskKey, TaskResult]:
     results = joblib.Parallel(n_jobs=jobs)(
         joblib.delayed(run_task)(
             task,
@@ -168,11 +223,7 @@ def run_tasks(tasks: list[Task], features, labels, recipe, runs_dir, jobs) -> di
         )
         for task in tasks
     )
-    return {result["name"]: result for result in results}
-
-
-def curve_name(config: str, kind: str, fit_on: str, validate_on: str) -> str:
-    return f"{config}-{kind}-curve-{fit_on}-on-{validate_on}"
+    return {result.key: result for result in results}
 
 
 def curve_tasks(
@@ -189,20 +240,20 @@ def curve_tasks(
                 train_clips = by_fold[fit_on] + added
                 known = {c.label for c in train_clips}
                 validation = tuple(c for c in by_fold[validate_on] if c.label in known)
-                name = curve_name(config, kind, fit_on, validate_on)
-                tasks.append(Task(name, kind, train_clips, max_epochs, validation_clips=validation))
+                key = TaskKey.curve(config, kind, fit_on, validate_on)
+                tasks.append(Task(key, train_clips, max_epochs, validation_clips=validation))
     return tasks
 
 
 def stopping_epochs(
-    curves: dict[str, dict], fold_names: list[str], configs: list[str], max_epochs: int
-) -> dict[str, int]:
+    curves: dict[TaskKey, TaskResult], fold_names: list[str], configs: list[str], max_epochs: int
+) -> dict[TaskKey, int]:
     """Epoch count per config, network and held-out fold (from the curves of
     the two other folds) and per config for the final LSTM (all curves).
     Without any validation curve (no shared genre), ``max_epochs``."""
 
     def best(config: str, kind: str, names: list[str]) -> int:
-        found = [curves[curve_name(config, kind, a, b)]["curve"] for a, b in permutations(names, 2)]
+        found = [curves[TaskKey.curve(config, kind, a, b)].curve for a, b in permutations(names, 2)]
         found = [curve for curve in found if curve]
         return stopping_epoch(found) if found else max_epochs
 
@@ -211,8 +262,8 @@ def stopping_epochs(
         for kind in networks(config):
             for held_out in fold_names:
                 pool = [n for n in fold_names if n != held_out]
-                chosen[f"{config}-{kind}-{held_out}"] = best(config, kind, pool)
-        chosen[f"{config}-lstm-final"] = best(config, "lstm", fold_names)
+                chosen[TaskKey.refit(config, kind, held_out)] = best(config, kind, pool)
+        chosen[TaskKey.final(config)] = best(config, "lstm", fold_names)
     return chosen
 
 
@@ -220,7 +271,7 @@ def refit_tasks(
     by_fold: dict[str, tuple[Clip, ...]],
     extra: list[Clip],
     configs: list[str],
-    epochs: dict[str, int],
+    epochs: dict[TaskKey, int],
 ) -> list[Task]:
     """Refit on each whole pool (tested on its held-out fold), plus one
     final LSTM per config on every listed clip."""
@@ -232,12 +283,12 @@ def refit_tasks(
                 pool = tuple(
                     c for name, clips in by_fold.items() if name != held_out for c in clips
                 )
-                name = f"{config}-{kind}-{held_out}"
-                tasks.append(Task(name, kind, pool + added, epochs[name], test_clips=test))
+                key = TaskKey.refit(config, kind, held_out)
+                tasks.append(Task(key, pool + added, epochs[key], test_clips=test))
         everything = tuple(c for clips in by_fold.values() for c in clips) + added
         tested_on = tuple(extra) if config == "gtzan" else ()  # out-of-GTZAN check
-        name = f"{config}-lstm-final"
-        tasks.append(Task(name, "lstm", everything, epochs[name], test_clips=tested_on))
+        key = TaskKey.final(config)
+        tasks.append(Task(key, everything, epochs[key], test_clips=tested_on))
     return tasks
 
 
@@ -267,7 +318,7 @@ def fold_metrics(
 
 
 def evaluate_neural(
-    results: dict[str, dict],
+    results: dict[TaskKey, TaskResult],
     config: str,
     kind: str,
     gtzan: list[Clip],
@@ -278,7 +329,7 @@ def evaluate_neural(
     truth, tracks, segments_correct = {}, {}, {}
     for held_out in folds.names:
         test = [c for c in gtzan if folds.of_clip[c.clip_id] == held_out]
-        per_clip = results[f"{config}-{kind}-{held_out}"]["segment_probabilities"]
+        per_clip = results[TaskKey.refit(config, kind, held_out)].segment_probabilities
         truth[held_out] = np.array([index[c.label] for c in test])
         tracks[held_out] = np.stack([p.mean(axis=0) for p in per_clip])
         segments_correct[held_out] = np.concatenate(
@@ -318,14 +369,51 @@ def evaluate_statistics(
     return fold_metrics(truth, tracks, None, labels)
 
 
-def out_of_gtzan(result: dict, extra: list[Clip], labels: list[str]) -> dict | None:
+def out_of_gtzan(result: TaskResult, extra: list[Clip], labels: list[str]) -> dict | None:
     """The final GTZAN-only model on the extra tracks (never trained on)."""
     if not extra:
         return None
     index = {label: i for i, label in enumerate(labels)}
-    per_clip = result["segment_probabilities"]
+    per_clip = result.segment_probabilities
     truth = np.array([index[c.label] for c in extra])
     return track_metrics(truth, np.stack([p.mean(axis=0) for p in per_clip]), labels)
+
+
+@dataclass
+class TrainingResult:
+    """Every model of the recipe evaluated (JSON-ready metrics per config and
+    model), and the network that ships with its confidence threshold."""
+
+    labels: list[str]
+    configs: list[str]
+    chosen: str  # the config whose final LSTM ships
+    epochs: dict[TaskKey, int]  # per refit and final task
+    curves: dict[TaskKey, list[float]]
+    evaluation: dict
+    out_of_gtzan: dict | None
+    calibration: dict
+    network: nn.Module
+
+
+def calibrate(truth: np.ndarray, probabilities: np.ndarray, target_precision: float) -> dict:
+    """The shipped model's ``min_confidence`` from out-of-fold predictions,
+    each genre weighted equally, at least a tenth of the tracks (and 5)
+    kept; with the precision and coverage it gives. Rounded down to 3
+    decimals, so that the track at the threshold still passes."""
+    found = confidence_threshold(
+        probabilities,
+        truth,
+        target_precision,
+        balanced=True,
+        min_tracks=max(5, len(truth) // 10),
+    )
+    return {
+        "min_confidence": float(np.floor(found.min_confidence * 1000) / 1000),
+        "precision": found.precision,
+        "coverage": found.coverage,
+        "target_precision": target_precision,
+        "reached": found.reached,
+    }
 
 
 def train_and_evaluate(
@@ -336,9 +424,9 @@ def train_and_evaluate(
     recipe: Recipe,
     runs_dir: Path,
     jobs: int,
-) -> dict:
-    """Every model of the recipe, evaluated; the chosen final network and
-    its threshold. Only clips in a fold are used from ``gtzan``."""
+) -> TrainingResult:
+    """Train and evaluate every model of the recipe; choose the one that
+    ships. Only clips in a fold are used from ``gtzan``."""
     gtzan = [c for c in gtzan if c.clip_id in folds.of_clip]
     labels = sorted({c.label for c in gtzan})
     extra = [c for c in extra if c.label in labels]
@@ -364,20 +452,17 @@ def train_and_evaluate(
     }
     chosen = max(configs, key=lambda c: (evaluation[c]["lstm"]["pooled"]["macro_f1"], c == "gtzan"))
     held_out = evaluation[chosen]["lstm"]["out_of_fold"]
-    calibration = confidence_threshold(
-        np.array(held_out["truth"]),
-        np.array(held_out["probabilities"]),
-        recipe.target_precision,
-        min_tracks=max(5, len(held_out["truth"]) // 10),
+    calibration = calibrate(
+        np.array(held_out["truth"]), np.array(held_out["probabilities"]), recipe.target_precision
     )
-    return {
-        "labels": labels,
-        "configs": configs,
-        "chosen": chosen,
-        "epochs": epochs,
-        "curves": {name: result["curve"] for name, result in curves.items()},
-        "evaluation": evaluation,
-        "out_of_gtzan": out_of_gtzan(refitted["gtzan-lstm-final"], extra, labels),
-        "calibration": calibration,
-        "network": refitted[f"{chosen}-lstm-final"]["network"],
-    }
+    return TrainingResult(
+        labels=labels,
+        configs=configs,
+        chosen=chosen,
+        epochs=epochs,
+        curves={key: result.curve for key, result in curves.items()},
+        evaluation=evaluation,
+        out_of_gtzan=out_of_gtzan(refitted[TaskKey.final("gtzan")], extra, labels),
+        calibration=calibration,
+        network=refitted[TaskKey.final(chosen)].network,
+    )

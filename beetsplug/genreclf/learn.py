@@ -188,7 +188,7 @@ def evaluate(
         ),
         key=lambda c: -c[2],
     )
-    threshold, coverage, above = confidence_threshold(probabilities, labels, target_precision)
+    threshold = confidence_threshold(probabilities, labels, target_precision)
     return Evaluation(
         labels=names,
         folds=folds,
@@ -205,28 +205,50 @@ def evaluate(
             for i, name in enumerate(names)
         },
         confusions=confusions,
-        min_confidence=threshold,
-        coverage=coverage,
-        precision_above=above,
+        min_confidence=threshold.min_confidence,
+        coverage=threshold.coverage,
+        precision_above=threshold.precision,
     )
 
 
+@dataclass(frozen=True)
+class ConfidenceThreshold:
+    min_confidence: float
+    coverage: float  # share of tracks at or above min_confidence
+    precision: float  # share of those predicted right
+    reached: bool  # whether precision reaches the target
+
+
 def confidence_threshold(
-    probabilities: np.ndarray, labels: np.ndarray, target_precision: float
-) -> tuple[float, float, float]:
-    """The lowest confidence above which held-out predictions are right at
-    least ``target_precision`` of the time (the most precise threshold that
-    keeps a tenth of the tracks if none reaches it). Returns (threshold,
-    coverage, precision above it)."""
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    target_precision: float,
+    *,
+    balanced: bool = False,
+    min_tracks: int | None = None,
+) -> ConfidenceThreshold:
+    """The lowest top-1 confidence t at which the held-out tracks with
+    confidence >= t are right at least ``target_precision`` of the time, or
+    else the lowest t of the highest precision. At least ``min_tracks``
+    tracks (default: a tenth) are kept. ``balanced`` weighs each label
+    equally in precision and coverage, so that a label with many easy tracks
+    does not set t."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
-    order = np.argsort(-confidence, kind="stable")
-    kept = np.arange(1, len(order) + 1)
-    precision = np.cumsum(correct[order]) / kept
-    minimum = max(1, len(order) // 10)
-    reaching = np.flatnonzero((precision >= target_precision) & (kept >= minimum))
-    last = reaching[-1] if len(reaching) else minimum - 1 + int(np.argmax(precision[minimum - 1 :]))
-    return float(confidence[order[last]]), float(kept[last] / len(order)), float(precision[last])
+    weight = 1.0 / np.bincount(labels)[labels] if balanced else np.ones(len(labels))
+    if min_tracks is None:
+        min_tracks = max(1, len(labels) // 10)
+    min_tracks = min(min_tracks, len(labels))
+    candidates = []  # (threshold, precision, coverage), lowest threshold first
+    for threshold in np.unique(confidence):
+        kept = confidence >= threshold
+        if kept.sum() >= min_tracks:
+            precision = float(np.sum(weight * correct * kept) / np.sum(weight * kept))
+            coverage = float(np.sum(weight * kept) / np.sum(weight))
+            candidates.append((float(threshold), precision, coverage))
+    goal = min(target_precision, max(precision for _, precision, _ in candidates))
+    threshold, precision, coverage = next(c for c in candidates if c[1] >= goal)
+    return ConfidenceThreshold(threshold, coverage, precision, precision >= target_precision)
 
 
 @dataclass
