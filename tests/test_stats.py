@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from beetsplug.genreclf.policy import GenrePolicy
 
+from beetsplug.genreclf.policy import GenrePolicy
 from beetsplug.genreclf.stats import (
     disagreement_query,
     disagrees,
