@@ -57,6 +57,15 @@ def test_skipped_files_are_done_but_take_no_time():
     assert line == "55/105 (52%), 2.0 files/s, ETA 0m25s"
 
 
+@pytest.mark.parametrize(
+    "finished, line",
+    [([], "0 files"), ([(4.0, 1), (5.0, 2), (6.0, 2), (7.0, 2)], "7 files, 2.0 files/s")],
+)
+def test_an_import_shows_no_total_and_no_eta(finished, line):
+    """An import's files come album by album: its total is not known."""
+    assert progress_at(7.0, finished, total=4, open_ended=True) == line
+
+
 def test_failures_count_in_the_rate():
     clock = Clock()
     summary = RunSummary(total=20, clock=clock)

@@ -120,6 +120,7 @@ class GenreClfPlugin(BeetsPlugin):
         # beets shows import-time plugin logs only with -v: print, as the importer does.
         say = lambda line: ui.print_(f"genreclf: {line}")  # noqa: E731
         self._import_run = TaggingRun(self.settings, session.lib, self._log, say=say)
+        self._import_run.summary.open_ended = True  # files come album by album
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin

@@ -28,6 +28,7 @@ class RunSummary:
     written: files whose tags were written (analysed now or earlier).
     genres: predicted label -> files.
     pretend: the run stores and writes nothing.
+    open_ended: files keep coming (an import): no percentage, no ETA.
     clock: seconds of a monotonic clock (a test passes its own).
     """
 
@@ -41,6 +42,7 @@ class RunSummary:
     written: int = 0
     genres: Counter = field(default_factory=Counter)
     pretend: bool = False
+    open_ended: bool = False
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     started: float = field(init=False)
     _last_report: float = field(init=False)
@@ -77,8 +79,10 @@ class RunSummary:
         if not force and now - self._last_report < PROGRESS_EVERY_SECONDS:
             return None
         self._last_report = now
-        line = f"{self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%)"
         rate = self._rate(now)
+        if self.open_ended:
+            return f"{self.done} files" + (f", {rate:.1f} files/s" if rate else "")
+        line = f"{self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%)"
         if rate is None:
             return line
         eta = _duration((self.total - self.done) / rate)
