@@ -6,7 +6,7 @@ DATA ?= ../shared/gtzan/audio
 EXTRA ?= ../shared/extra
 MUSIC ?=
 
-.PHONY: demo test train bench clean
+.PHONY: demo test train bench convert reference musicnn clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,19 @@ $(VENV)/.bench: $(VENV)/.runtime
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.speed $(if $(MUSIC),--music "$(MUSIC)") $(BENCH_ARGS)
 
+# musicnn -> ONNX needs TensorFlow 2.15 (numpy<2): a virtual environment of its own.
+CONVERT_VENV ?= .venv-convert
+
+$(CONVERT_VENV)/.convert: training/requirements-convert.txt
+	$(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -m pip install --quiet -r training/requirements-convert.txt
+	touch $@
+
+convert: $(CONVERT_VENV)/.convert
+	$(CONVERT_VENV)/bin/python -m training.musicnn convert
+
+reference: $(CONVERT_VENV)/.convert
+	$(CONVERT_VENV)/bin/python -m training.musicnn reference
+
 clean:
-	rm -rf $(VENV) demo build *.egg-info
+	rm -rf $(VENV) $(CONVERT_VENV) demo build *.egg-info
