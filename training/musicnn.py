@@ -50,8 +50,17 @@ def download_wheel(cache: Path) -> Path:
     if not wheel.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-             f"{PACKAGE}=={VERSION}", "--dest", str(cache)],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                f"{PACKAGE}=={VERSION}",
+                "--dest",
+                str(cache),
+            ],
             check=True,
         )
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -107,7 +116,7 @@ def restore_checked(session, checkpoint_prefix: str) -> dict:
     stored = reader.get_variable_to_shape_map()
     variables = session.graph.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
     problems = [
-        f"{v.op.name}: {'missing' if v.op.name not in stored else 'shape ' + str(stored[v.op.name])}"
+        f"{v.op.name}: graph {v.shape.as_list()}, checkpoint {stored.get(v.op.name, 'none')}"
         for v in variables
         if stored.get(v.op.name) != v.shape.as_list()
     ]
@@ -168,7 +177,9 @@ def parity_audio(sample_rate: int, seconds: float, seed: int) -> np.ndarray:
         note = time >= onset
         decay = np.exp(-6 * (time[note] - onset))
         for harmonic in range(1, 6):
-            audio[note] += 0.02 / harmonic * decay * np.sin(2 * np.pi * pitch * harmonic * time[note])
+            audio[note] += (
+                0.02 / harmonic * decay * np.sin(2 * np.pi * pitch * harmonic * time[note])
+            )
     return audio.astype(np.float32)
 
 
@@ -187,7 +198,9 @@ def musicnn_patches(unpacked: Path, audio: np.ndarray, cache: Path) -> np.ndarra
     return patches.astype(np.float32)
 
 
-def check_against_tensorflow(session, tensors, onnx_path: Path, unpacked: Path, cache: Path) -> float:
+def check_against_tensorflow(
+    session, tensors, onnx_path: Path, unpacked: Path, cache: Path
+) -> float:
     """Max abs difference ORT vs TF over both outputs, on musicnn's own
     log-mel patches of generated audio (1, 4 and 10 patches)."""
     import onnxruntime
