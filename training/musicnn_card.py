@@ -10,7 +10,6 @@ from training.musicnn_heads import CANDIDATES, SHIPPABLE
 DESCRIPTIONS = {
     "logreg-mean": "LogReg on the mean embedding (200-d)",
     "logreg-mean+tags": "LogReg on the mean embedding + 50 tag probabilities",
-    "logreg-patch": "LogReg on single patches, geometric mean",
     "attention": "Attention pooling over patch embeddings",
     "attention+tags": "Attention pooling over patch embeddings + tags",
 }

@@ -7,8 +7,6 @@ and predicts genre probabilities per track. Candidates:
   track's mean patch embedding; C chosen by cross-validation grouped by
   artist on the training side only. Being linear, it is exactly the per-patch
   head whose track prediction is the softmax of the mean log-probability.
-- ``logreg-patch``: the same model fitted on single patches, track prediction
-  by that geometric mean.
 - ``attention``: attention pooling over the patch sequence (a small PyTorch
   network, fixed recipe, not tuned on any held-out data).
 - ``+tags``: the same with musicnn's 50 tag probabilities appended.
@@ -45,21 +43,15 @@ def full_columns(probabilities: np.ndarray, classes: np.ndarray, n_labels: int) 
 
 @dataclass
 class LogRegHead:
-    """Standardised logistic regression; ``per_patch`` fits single patches."""
+    """Standardised logistic regression on a track's mean patch features."""
 
     n_labels: int
-    per_patch: bool = False
     seed: int = 0
     model: object = None
     chosen_c: float = 0.0
 
     def fit(self, sequences: list[np.ndarray], labels: np.ndarray, groups: np.ndarray):
-        if self.per_patch:
-            counts = [len(s) for s in sequences]
-            inputs = np.concatenate(sequences)
-            labels, groups = np.repeat(labels, counts), np.repeat(groups, counts)
-        else:
-            inputs = np.stack([s.mean(axis=0) for s in sequences])
+        inputs = np.stack([s.mean(axis=0) for s in sequences])
         pipeline = make_pipeline(
             StandardScaler(),
             LogisticRegression(max_iter=3000, class_weight="balanced", random_state=self.seed),
@@ -76,15 +68,8 @@ class LogRegHead:
         return self
 
     def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
-        classes = self.model[-1].classes_
-        if not self.per_patch:
-            means = np.stack([s.mean(axis=0) for s in sequences])
-            return full_columns(self.model.predict_proba(means), classes, self.n_labels)
-        tracks = []
-        for sequence in sequences:
-            log_probabilities = self.model.predict_log_proba(sequence).mean(axis=0)
-            tracks.append(np.exp(log_probabilities - np.logaddexp.reduce(log_probabilities)))
-        return full_columns(np.stack(tracks), classes, self.n_labels)
+        means = np.stack([s.mean(axis=0) for s in sequences])
+        return full_columns(self.model.predict_proba(means), self.model[-1].classes_, self.n_labels)
 
     def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(mean, scale, weights (d, n_labels), bias (n_labels,)) of the head:
@@ -192,7 +177,6 @@ def padded(sequences: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 CANDIDATES = {
     "logreg-mean": ("logreg", False),
     "logreg-mean+tags": ("logreg", True),
-    "logreg-patch": ("logreg-patch", False),
     "attention": ("attention", False),
     "attention+tags": ("attention", True),
 }
@@ -203,7 +187,7 @@ def make_head(candidate: str, n_labels: int, seed: int):
     kind, _ = CANDIDATES[candidate]
     if kind == "attention":
         return AttentionHead(n_labels, seed=seed)
-    return LogRegHead(n_labels, per_patch=kind == "logreg-patch", seed=seed)
+    return LogRegHead(n_labels, seed=seed)
 
 
 def head_inputs(embedding: np.ndarray, tags: np.ndarray, candidate: str) -> np.ndarray:
