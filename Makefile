@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/gtzan/audio
 EXTRA ?= ../shared/extra
+GTZAN ?= ../shared/gtzan
 MUSIC ?=
 
 .PHONY: demo test train bench convert reference musicnn clean
@@ -44,6 +45,9 @@ $(CONVERT_VENV)/.convert: training/requirements-convert.txt
 
 convert: $(CONVERT_VENV)/.convert
 	$(CONVERT_VENV)/bin/python -m training.musicnn convert
+
+musicnn: $(VENV)/.dev
+	$(PY) -m training.musicnn_genre --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 reference: $(CONVERT_VENV)/.convert
 	$(CONVERT_VENV)/bin/python -m training.musicnn reference
