@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATA ?= ../shared/gtzan/audio
 EXTRA ?= ../shared/extra
+GTZAN ?= ../shared/gtzan
 MUSIC ?=
 
-.PHONY: demo test train bench clean
+.PHONY: demo test train bench convert reference musicnn clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +35,22 @@ $(VENV)/.bench: $(VENV)/.runtime
 bench: $(VENV)/.bench
 	$(PY) -m benchmarks.speed $(if $(MUSIC),--music "$(MUSIC)") $(BENCH_ARGS)
 
+# musicnn -> ONNX needs TensorFlow 2.15 (numpy<2): a virtual environment of its own.
+CONVERT_VENV ?= .venv-convert
+
+$(CONVERT_VENV)/.convert: training/requirements-convert.txt
+	$(PYTHON) -m venv $(CONVERT_VENV)
+	$(CONVERT_VENV)/bin/python -m pip install --quiet -r training/requirements-convert.txt
+	touch $@
+
+convert: $(CONVERT_VENV)/.convert
+	$(CONVERT_VENV)/bin/python -m training.musicnn convert
+
+musicnn: $(VENV)/.dev
+	$(PY) -m training.musicnn_genre --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+
+reference: $(CONVERT_VENV)/.convert
+	$(CONVERT_VENV)/bin/python -m training.musicnn reference
+
 clean:
-	rm -rf $(VENV) demo build *.egg-info
+	rm -rf $(VENV) $(CONVERT_VENV) demo build *.egg-info

@@ -179,3 +179,75 @@ def segments_per_window(
     full = max(lengths)
     none = np.empty((0, full, params.n_mfcc), np.float32)
     return [part if part is not None and part.shape[1] == full else none for part in parts]
+
+
+@dataclass(frozen=True)
+class LogMelParams:
+    """How audio becomes musicnn's input: compressed log-mel patches.
+
+    sample_rate: audio is resampled to this rate (Hz) before analysis.
+    n_fft, hop_length: STFT window and hop, in samples.
+    n_mels: mel bands (librosa's Slaney mel scale and normalisation).
+    pad_mode: STFT edge padding (librosa >= 0.10 default is 'constant').
+    log_gain: bands become log10(log_gain * power + 1).
+    patch_frames: frames per model input patch (187 = 3 s), patches do not overlap.
+    min_frames: shortest spectrogram worth classifying (shorter audio fails);
+        one shorter than a patch is repeated to fill one.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    pad_mode: str = "constant"
+    log_gain: float = 10000.0
+    patch_frames: int = 187
+    min_frames: int = 94
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> LogMelParams:
+        return cls(**values)
+
+
+def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
+    """Non-overlapping log-mel patches of mono ``samples`` at ``params.sample_rate``.
+
+    Returns float32 (n_patches, patch_frames, n_mels); the tail that does not
+    fill a whole patch is dropped. musicnn rounds the power spectrogram to
+    float16 and compresses it in float16, which overflows to infinity for
+    bands above 6.55 (loud music); here the compression is done in float32.
+    """
+    import librosa  # heavy import: keep it off `beet --help`
+
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise FeatureError(f"expected mono audio, got shape {samples.shape}")
+    if not np.all(np.isfinite(samples)):
+        raise FeatureError("audio contains NaN or infinite samples")
+    if np.max(np.abs(samples), initial=0.0) > MAX_SAMPLE_MAGNITUDE:
+        raise FeatureError("audio out of range (samples far beyond full scale)")
+    frames = 1 + len(samples) // params.hop_length  # centred STFT
+    if len(samples) < params.n_fft or frames < params.min_frames:
+        raise FeatureError(f"audio too short ({len(samples)} samples)")
+    power = librosa.feature.melspectrogram(
+        y=samples.astype(np.float32, copy=False),
+        sr=params.sample_rate,
+        n_fft=params.n_fft,
+        hop_length=params.hop_length,
+        n_mels=params.n_mels,
+        center=True,
+        pad_mode=params.pad_mode,
+    )
+    logmel = np.log10(params.log_gain * power.T + 1, dtype=np.float32)
+    if not np.all(np.isfinite(logmel)):
+        raise FeatureError("audio out of range (its features are not finite)")
+    if len(logmel) < params.patch_frames:
+        logmel = np.resize(logmel, (params.patch_frames, params.n_mels))  # repeats the frames
+    n_patches = len(logmel) // params.patch_frames
+    patches = logmel[: n_patches * params.patch_frames]
+    return np.ascontiguousarray(
+        patches.reshape(n_patches, params.patch_frames, params.n_mels), dtype=np.float32
+    )

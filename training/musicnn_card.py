@@ -1,0 +1,266 @@
+"""The musicnn genre model's card, from the metrics one run measured."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from training.evaluate import confusion_text
+from training.musicnn_heads import CANDIDATES, SHIPPABLE
+
+DESCRIPTIONS = {
+    "logreg-mean": "LogReg on the mean embedding (200-d)",
+    "logreg-mean+tags": "LogReg on the mean embedding + 50 tag probabilities",
+    "attention": "Attention pooling over patch embeddings",
+    "attention+tags": "Attention pooling over patch embeddings + tags",
+}
+# models/README.md (gtzan-lstm version 1), as reported there: another data copy.
+LSTM_REPORTED = (
+    "| LSTM (MFCC), shipped `gtzan-lstm` v1, as reported in `models/README.md` | "
+    "54.9 / 29.4 (184 clips) | – | 31.7 / 29.0 (41 tracks) |"
+)
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def figures(metrics: dict) -> str:
+    return f"{pct(metrics['accuracy'])} / {pct(metrics['macro_f1'])}"
+
+
+def candidates_table(evaluation: dict, chosen: str) -> str:
+    rows = [
+        "| head | GTZAN 3-fold CV acc. / macro-F1 % | extra CV (by artist) acc. / macro-F1 % "
+        "| GTZAN only → extra acc. / macro-F1 % |",
+        "|---|---|---|---|",
+    ]
+    for candidate in CANDIDATES:
+        found = evaluation[candidate]
+        name = DESCRIPTIONS[candidate] + (" **(shipped)**" if candidate == chosen else "")
+        rows.append(
+            f"| `{candidate}`: {name} | {figures(found['gtzan_cv'])} "
+            f"| {figures(found['extra_cv'])} | {figures(found['gtzan_only_on_extra'])} |"
+        )
+    rows.append(LSTM_REPORTED)
+    return "\n".join(rows)
+
+
+def per_source_table(evaluation: dict) -> str:
+    sources = list(evaluation[next(iter(CANDIDATES))]["extra_cv_per_source"])
+    rows = [
+        "| source (labels.csv `source_repo`) | tracks | "
+        + " | ".join(f"`{c}`" for c in CANDIDATES)
+        + " |",
+        "|---|---|" + "---|" * len(CANDIDATES),
+    ]
+    for source in sources:
+        per = [evaluation[c]["extra_cv_per_source"][source] for c in CANDIDATES]
+        rows.append(
+            f"| {source} | {per[0]['tracks']} | "
+            + " | ".join(pct(p["accuracy"]) for p in per)
+            + " |"
+        )
+    return "\n".join(rows)
+
+
+def speed_section(metrics: dict) -> str:
+    levels = metrics["speed_ms_per_patch"]
+    int8 = metrics["int8"]
+    drop = int8["accuracy_drop"]
+    verdict = "kept: the shipped backbone is int8" if int8["kept"] else "not kept"
+    return (
+        "Milliseconds per 3 s patch, one onnxruntime thread, batches of 10 patches, median of 20 "
+        "after a warm-up (`training/musicnn_export.py`, `milliseconds_per_patch`):\n\n"
+        "| graph | ms per patch |\n|---|---|\n"
+        f"| backbone, optimisation off (`ORT_DISABLE_ALL`) | {levels['none']:.1f} |\n"
+        f"| backbone, basic optimisation | {levels['basic']:.1f} |\n"
+        f"| backbone, all optimisations (onnxruntime's default) | {levels['all']:.1f} |\n"
+        "| backbone, dynamic int8 (weights int8, `quantize_dynamic`) "
+        f"| {int8['backbone_ms_per_patch']:.1f} |\n"
+        f"| shipped graph (`musicnn-genre.onnx`) | {metrics['shipped_ms_per_patch']:.1f} |\n\n"
+        f"Dynamic int8: {int8['size_bytes'] / 1e6:.1f} MB; with the shipped head recipe, GTZAN CV "
+        f"accuracy {pct(int8['gtzan_cv']['accuracy'])} % (drop {pct(drop['gtzan_cv'])} points), "
+        f"extra CV {pct(int8['extra_cv']['accuracy'])} % (drop {pct(drop['extra_cv'])} points): "
+        f"{verdict} "
+        "(the rule: no drop above one point)."
+    )
+
+
+def windows_table(metrics: dict) -> str:
+    rows = [
+        "| windows | patches per extra track (mean) | extra CV acc. / macro-F1 % "
+        "| seconds for a 4-min FLAC (patches) |",
+        "|---|---|---|---|",
+    ]
+    for name, found in metrics["windows"].items():
+        speed = metrics["window_speed"][name]
+        rows.append(
+            f"| {name} | {found['mean_patches']:.1f} | {figures(found)} "
+            f"| {speed['seconds']:.2f} ({speed['patches']}) |"
+        )
+    return "\n".join(rows)
+
+
+def best_accuracy_note(metrics: dict) -> str:
+    """Which candidate is most often right on the extra recordings, if not the shipped one."""
+    evaluation = metrics["evaluation"]
+    best = max(CANDIDATES, key=lambda c: evaluation[c]["extra_cv"]["accuracy"])
+    if best == metrics["chosen"]:
+        return ""
+    found = evaluation[best]["extra_cv"]
+    return (
+        f"`{best}` has the best extra-CV accuracy ({pct(found['accuracy'])} %, "
+        f"macro-F1 {pct(found['macro_f1'])} %) but pools patches itself, "
+        "which this graph contract (per-patch probabilities) cannot express."
+    )
+
+
+def coverage_note(calibration: dict) -> str:
+    if calibration["coverage"] < 1:
+        return ""
+    return (
+        " Every out-of-fold prediction already meets the target, so this threshold sets a genre on"
+        " every track; a stricter target would let the plugin leave uncertain tracks alone."
+    )
+
+
+def card_from_files(metrics_path: Path, model_path: Path, card_path: Path) -> None:
+    """Render the card again from a run's metrics and the model's own metadata."""
+    import onnx
+
+    from beetsplug.genreclf.model import METADATA_KEY
+
+    properties = {p.key: p.value for p in onnx.load(str(model_path)).metadata_props}
+    metadata = json.loads(properties[METADATA_KEY])
+    write_card(json.loads(metrics_path.read_text()), metadata, card_path)
+
+
+def write_card(metrics: dict, metadata: dict, path: Path) -> None:
+    chosen = metrics["chosen"]
+    best = metrics["evaluation"][chosen]
+    calibration = metrics["calibration"]
+    conversion = metrics["conversion"]
+    notice = metadata["source"]["notice"]
+    restored = conversion["restored"]
+    outcome = (
+        "reached" if calibration["reached"] else "not reached, the most precise threshold is used"
+    )
+    n_labels = len(metrics["labels"])
+    text = f"""# Model card: `{metrics["name"]}` version {metrics["version"]}
+
+Generated by `python -m training.musicnn_genre` (`training/musicnn_card.py`); every figure is
+what that run measured. Do not edit by hand: rerun the command.
+
+`musicnn-genre.onnx` is musicnn's MSD tagger (Pons & Serra 2019), converted to ONNX, with a
+genre head trained here on GTZAN and the extra recordings. Labels: {", ".join(metrics["labels"])}.
+Recommended `min_confidence`: **{calibration["min_confidence"]}**.
+
+## Contract
+
+- Input `logmel`: float32 (batch, 187, 96), `beetsplug.genreclf.features.logmel_patches` with
+  `LogMelParams()` (16 kHz mono, n_fft 512, hop 256, 96 mel bands, `log10(10000·power + 1)`,
+  non-overlapping 3 s patches).
+- Outputs per patch: `probabilities` (batch, {n_labels}), `embedding` (batch, 200:
+  musicnn's penultimate layer), `tags` (batch, 50: musicnn's MSD tag probabilities).
+- Metadata JSON under `genreclf`: format 2, name, version, labels, min_confidence,
+  `frontend: "logmel"`, `features` (LogMelParams), `aggregate: "{metadata["aggregate"]}"` (track =
+  softmax of the mean per-patch log-probability, which for this linear head equals the head on
+  the track's mean embedding), `source` (musicnn 0.1.0 wheel sha256, ISC, notice).
+
+## Reproduce
+
+```
+make convert          # TF checkpoint -> training/cache/musicnn/msd_musicnn.onnx (own venv)
+.venv/bin/python -m training.musicnn_genre --gtzan ../shared/gtzan --extra ../shared/extra
+```
+
+Seed {metrics["seed"]}. Wall time of this run: {metrics["wall_minutes"]:.1f} min (patch features
+cached) on {metrics["machine"]} (2 cores shared with other jobs: speeds are indicative).
+
+## Where the backbone comes from
+
+musicnn 0.1.0 (PyPI wheel, sha256 `{metadata["source"]["sha256"]}`), checkpoint `MSD_musicnn`:
+trained by its authors on Million Song Dataset audio previews with Last.fm tags (50 most frequent
+tags). Famous songs, possibly some of the extra recordings and GTZAN's own tracks, may have been in
+that training data, which could flatter the figures below. The conversion restored
+{restored["graph_variables"]} variables ({restored["weights"]:,} weights), each checked equal to the
+checkpoint, and onnxruntime matched TensorFlow {conversion["tensorflow"]} to
+{conversion["max_abs_difference_vs_tensorflow"]:.1e} (max abs difference over the embedding and tag
+outputs, musicnn's own preprocessing of generated audio).
+
+Licence of musicnn's code and weights (ISC), which applies to this model:
+
+```
+{notice}
+```
+
+## Data
+
+{metrics["tracks"]["gtzan"]} GTZAN clips in the artist-filtered split lists (`../shared/gtzan`),
+{metrics["tracks"]["extra"]} extra real recordings (`../shared/extra`, grouped by the artist
+named in `raw_label`, by file where none is).
+
+## Results
+
+Each track is predicted from all its patches. GTZAN CV: each artist-filtered list held out in turn,
+heads trained on the other two (GTZAN only). Extra CV: the extra recordings in 5 folds grouped
+by artist, heads trained on all GTZAN clips plus the other extra folds. GTZAN only → extra:
+trained on all GTZAN clips. Logistic regression's C is chosen by 3-fold cross-validation grouped
+by artist on the training side only (balanced accuracy); the attention recipe is fixed.
+Macro-F1 over the genres present. The LSTM row is copied from `models/README.md`: measured on an
+older, smaller GTZAN copy and the first 41 extra tracks, so only roughly comparable.
+
+{candidates_table(metrics["evaluation"], chosen)}
+
+Shipped: `{chosen}` (the best extra-CV macro-F1 among the heads that are linear on the mean
+embedding, {", ".join(f"`{c}`" for c in SHIPPABLE)}; the other candidates need another graph
+contract), refitted on every track with C = {metrics["chosen_c"]}. {best_accuracy_note(metrics)}
+
+Extra CV accuracy % per source:
+
+{per_source_table(metrics["evaluation"])}
+
+Extra CV confusion of the shipped head (rows truth, columns predicted):
+
+```
+{confusion_text(best["extra_cv"]["confusion"], metrics["labels"])}
+```
+
+### Calibration
+
+`min_confidence` = **{calibration["min_confidence"]}**: the lowest top-1 probability at which the
+pooled out-of-fold predictions of the shipped recipe (GTZAN CV and extra CV) reach a class-balanced
+precision of {pct(calibration["target_precision"])} % (the LSTM's rule, at least a tenth of the
+tracks kept); {outcome}: precision {pct(calibration["precision"])} %, class-balanced
+coverage {pct(calibration["coverage"])} %.{coverage_note(calibration)}
+
+## Speed
+
+{speed_section(metrics)}
+
+## Seconds analysed
+
+Extra CV of the shipped recipe when a track is analysed only in the plugin's windows
+(`WindowPolicy`: windows spread evenly, away from intro and outro). The extra recordings are
+30–90 s excerpts, so on them 3×30 s is the whole excerpt. Patches come from the whole
+excerpt's 3 s grid: per window, as many as fit, from the first patch starting in it. Speed:
+decoding, features and the shipped graph on a generated 4-minute 44.1 kHz stereo FLAC, one
+thread, median of 3.
+
+{windows_table(metrics)}
+
+ONNX parity of the shipped graph against the scikit-learn head (per patch and per track):
+{metrics["parity_max_abs_difference"]:.1e}.
+"""
+    path.write_text(text)
+
+
+if __name__ == "__main__":  # python -m training.musicnn_card models/musicnn-genre
+    stem = Path(sys.argv[1])
+    card_from_files(
+        stem.with_name(stem.name + "-metrics.json"),
+        stem.with_suffix(".onnx"),
+        stem.with_suffix(".md"),
+    )

@@ -1,0 +1,118 @@
+"""Labelled tracks for the musicnn genre head, and their patch embeddings.
+
+Two sources: GTZAN clips in the artist-filtered split lists (their list is
+their fold and their artist group) and the extra real recordings of
+``labels.csv``, grouped by the artist named in ``raw_label`` (``(artist:
+NAME)``) or, where none is named, by file. Each track is decoded once, cut
+into log-mel patches and run through the musicnn ONNX backbone; the per-patch
+embeddings and tag probabilities are cached under ``training/cache``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+from beetsplug.genreclf.audio import AudioError, decode_whole
+from beetsplug.genreclf.features import FeatureError, LogMelParams, logmel_patches
+from training.data import find_clips, read_split_lists
+
+ARTIST = re.compile(r"\(artist:\s*([^)]+)\)")
+BATCH_PATCHES = 64
+
+
+@dataclass(frozen=True)
+class Track:
+    key: str  # GTZAN clip id, or the extra file's path under extra/
+    path: Path
+    label: str
+    source: str  # "gtzan" or "extra"
+    group: str  # artist group: the GTZAN split list, the extra track's artist or file
+    origin: str  # where it came from: "gtzan" or the extra row's source_repo
+
+
+@dataclass(frozen=True)
+class PatchFeatures:
+    embedding: np.ndarray  # (n_patches, 200) float32, musicnn's penultimate layer
+    tags: np.ndarray  # (n_patches, 50) float32, musicnn's MSD tag probabilities
+
+
+def gtzan_tracks(root: Path) -> list[Track]:
+    """GTZAN clips under ``root/audio`` that are in a list of ``root/splits``."""
+    lists = read_split_lists(root / "splits")
+    return [
+        Track(c.clip_id, c.path, c.label, "gtzan", f"gtzan:{lists[c.clip_id]}", "gtzan")
+        for c in find_clips(root / "audio", "gtzan")
+        if c.clip_id in lists
+    ]
+
+
+def extra_tracks(root: Path) -> list[Track]:
+    """The rows of ``root/labels.csv``, grouped by named artist or by file."""
+    with open(root / "labels.csv", newline="") as table:
+        rows = list(csv.DictReader(table))
+    tracks = []
+    for row in rows:
+        artist = ARTIST.search(row["raw_label"])
+        group = f"artist:{artist.group(1).strip().lower()}" if artist else f"file:{row['file']}"
+        tracks.append(
+            Track(row["file"], root / row["file"], row["genre"], "extra", group, row["source_repo"])
+        )
+    return tracks
+
+
+def track_features(path: Path, backbone: Path, params: LogMelParams) -> PatchFeatures | str:
+    """The backbone's outputs for every patch of the track, or why not."""
+    import onnxruntime
+
+    try:
+        patches = logmel_patches(decode_whole(path, params.sample_rate), params)
+    except (AudioError, FeatureError) as exc:
+        return str(exc)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        str(backbone), options, providers=["CPUExecutionProvider"]
+    )
+    outputs = [
+        session.run(["embedding", "tags"], {"logmel": patches[i : i + BATCH_PATCHES]})
+        for i in range(0, len(patches), BATCH_PATCHES)
+    ]
+    return PatchFeatures(
+        np.concatenate([e for e, _ in outputs]), np.concatenate([t for _, t in outputs])
+    )
+
+
+def cache_path(cache: Path, backbone: Path, params: LogMelParams) -> Path:
+    """One cache file per backbone file and front-end parameters."""
+    key = hashlib.sha256(backbone.read_bytes() + json.dumps(params.to_dict()).encode())
+    return cache / f"patch-features-{key.hexdigest()[:12]}.joblib"
+
+
+def embed_tracks(
+    tracks: list[Track], backbone: Path, params: LogMelParams, cache: Path, jobs: int
+) -> dict[str, PatchFeatures]:
+    """Patch features per track key; unreadable tracks are reported and left out."""
+    path = cache_path(cache, backbone, params)
+    known: dict[str, PatchFeatures | str] = joblib.load(path) if path.is_file() else {}
+    missing = [t for t in tracks if t.key not in known]
+    if missing:
+        print(f"embedding {len(missing)} tracks", file=sys.stderr, flush=True)
+        found = joblib.Parallel(n_jobs=jobs)(
+            joblib.delayed(track_features)(t.path, backbone, params) for t in missing
+        )
+        known.update({t.key: f for t, f in zip(missing, found)})
+        cache.mkdir(parents=True, exist_ok=True)
+        joblib.dump(known, path)
+    for track in tracks:
+        if isinstance(known[track.key], str):
+            print(f"skipped {track.key}: {known[track.key]}", file=sys.stderr)
+    return {t.key: known[t.key] for t in tracks if not isinstance(known[t.key], str)}

@@ -1,0 +1,185 @@
+"""Honest cross-validation of the genre heads on musicnn patch features.
+
+- GTZAN: artist-disjoint 3-fold CV, each split list held out in turn, heads
+  trained on the other two lists (GTZAN only).
+- extra: the real recordings in folds grouped by artist, each held out in
+  turn, heads trained on every GTZAN clip plus the other extra folds.
+- GTZAN only -> extra: trained on every GTZAN clip, tested on all extra
+  tracks (the LSTM card's out-of-GTZAN check).
+
+Hyper-parameters are chosen inside each training side (see musicnn_heads).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from beetsplug.genreclf.audio import WindowPolicy
+from training.evaluate import track_metrics
+from training.musicnn_data import PatchFeatures, Track
+from training.musicnn_heads import head_inputs, make_head
+
+EXTRA_FOLDS = 5
+
+Sequences = Callable[[list[Track]], list[np.ndarray]]
+
+
+def sequences_for(features: dict[str, PatchFeatures], candidate: str) -> Sequences:
+    return lambda tracks: [
+        head_inputs(features[t.key].embedding, features[t.key].tags, candidate) for t in tracks
+    ]
+
+
+def fit_predict(
+    candidate: str,
+    sequences: Sequences,
+    train: list[Track],
+    test_inputs: list[np.ndarray],
+    labels: list[str],
+    seed: int,
+) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    head = make_head(candidate, len(labels), seed)
+    head.fit(
+        sequences(train),
+        np.array([index[t.label] for t in train]),
+        np.array([t.group for t in train]),
+    )
+    return head.predict(test_inputs)
+
+
+def gtzan_cv(candidate, sequences, gtzan: list[Track], labels, seed) -> np.ndarray:
+    """Out-of-fold probabilities for every GTZAN track, in ``gtzan`` order."""
+    probabilities = np.zeros((len(gtzan), len(labels)))
+    for held_out in sorted({t.group for t in gtzan}):
+        test = [i for i, t in enumerate(gtzan) if t.group == held_out]
+        train = [t for t in gtzan if t.group != held_out]
+        probabilities[test] = fit_predict(
+            candidate, sequences, train, sequences([gtzan[i] for i in test]), labels, seed
+        )
+    return probabilities
+
+
+def extra_cv(
+    candidate, sequences, gtzan, extra: list[Track], labels, seed, views: dict[str, Sequences]
+) -> dict[str, np.ndarray]:
+    """Out-of-fold probabilities for every extra track, folds grouped by
+    artist; one array per view (which patches of a test track are used)."""
+    probabilities = {name: np.zeros((len(extra), len(labels))) for name in views}
+    index = {label: i for i, label in enumerate(labels)}
+    groups = [t.group for t in extra]
+    for _, test in GroupKFold(n_splits=EXTRA_FOLDS).split(extra, groups=groups):
+        held_out = set(test)
+        train = gtzan + [t for i, t in enumerate(extra) if i not in held_out]
+        head = make_head(candidate, len(labels), seed)
+        head.fit(
+            sequences(train),
+            np.array([index[t.label] for t in train]),
+            np.array([t.group for t in train]),
+        )
+        for name, view in views.items():
+            probabilities[name][test] = head.predict(view([extra[i] for i in test]))
+    return probabilities
+
+
+def per_origin(extra: list[Track], truth: np.ndarray, probabilities: np.ndarray) -> dict:
+    """Accuracy and track count per extra source (labels.csv source_repo)."""
+    correct = probabilities.argmax(axis=1) == truth
+    origins = np.array([t.origin for t in extra])
+    return {
+        origin: {
+            "tracks": int(np.sum(origins == origin)),
+            "accuracy": float(correct[origins == origin].mean()),
+        }
+        for origin in sorted(set(origins))
+    }
+
+
+def evaluate_candidate(
+    candidate: str,
+    features: dict[str, PatchFeatures],
+    gtzan: list[Track],
+    extra: list[Track],
+    labels: list[str],
+    seed: int,
+) -> dict:
+    """Metrics of one candidate under the three protocols, with the
+    out-of-fold predictions (for calibration)."""
+    index = {label: i for i, label in enumerate(labels)}
+    sequences = sequences_for(features, candidate)
+    gtzan_truth = np.array([index[t.label] for t in gtzan])
+    extra_truth = np.array([index[t.label] for t in extra])
+    in_gtzan = gtzan_cv(candidate, sequences, gtzan, labels, seed)
+    print(f"{candidate}: GTZAN CV done", file=sys.stderr, flush=True)
+    on_extra = extra_cv(candidate, sequences, gtzan, extra, labels, seed, {"whole": sequences})
+    on_extra = on_extra["whole"]
+    gtzan_only = fit_predict(candidate, sequences, gtzan, sequences(extra), labels, seed)
+    print(f"{candidate}: extra CV done", file=sys.stderr, flush=True)
+    return {
+        "gtzan_cv": track_metrics(gtzan_truth, in_gtzan, labels),
+        "extra_cv": track_metrics(extra_truth, on_extra, labels),
+        "extra_cv_per_source": per_origin(extra, extra_truth, on_extra),
+        "gtzan_only_on_extra": track_metrics(extra_truth, gtzan_only, labels),
+        "out_of_fold": {
+            "truth": np.concatenate([gtzan_truth, extra_truth]).tolist(),
+            "probabilities": np.concatenate([in_gtzan, on_extra]).tolist(),
+        },
+    }
+
+
+WINDOW_POLICIES = {
+    "1×15 s": WindowPolicy(15.0, 1),
+    "1×30 s": WindowPolicy(30.0, 1),
+    "3×10 s": WindowPolicy(10.0, 3),
+    "3×30 s": WindowPolicy(30.0, 3),
+}
+
+
+def windowed(sequence: np.ndarray, policy: WindowPolicy, patch_seconds: float) -> np.ndarray:
+    """The patches of a whole-track sequence that ``policy`` analyses: per
+    window, as many as fit in it, from the first patch starting inside it.
+    The track's length is taken as its whole patches (up to 3 s short), and
+    patches lie on the track's grid, not the window's (up to 3 s later)."""
+    chosen: list[int] = []
+    for start, length in policy.spans(len(sequence) * patch_seconds):
+        first = int(np.ceil(start / patch_seconds - 1e-9))
+        count = max(1, int(length / patch_seconds + 1e-9))
+        chosen.extend(range(first, min(first + count, len(sequence))))
+    return sequence[sorted(set(chosen))]
+
+
+def window_views(sequences: Sequences, patch_seconds: float) -> dict[str, Sequences]:
+    return {
+        name: lambda tracks, policy=policy: [
+            windowed(s, policy, patch_seconds) for s in sequences(tracks)
+        ]
+        for name, policy in WINDOW_POLICIES.items()
+    }
+
+
+def evaluate_windows(
+    candidate: str,
+    features: dict[str, PatchFeatures],
+    gtzan: list[Track],
+    extra: list[Track],
+    labels: list[str],
+    seed: int,
+    patch_seconds: float,
+) -> dict:
+    """Extra-CV metrics when only the windows of each policy are analysed."""
+    index = {label: i for i, label in enumerate(labels)}
+    sequences = sequences_for(features, candidate)
+    views = window_views(sequences, patch_seconds)
+    truth = np.array([index[t.label] for t in extra])
+    found = extra_cv(candidate, sequences, gtzan, extra, labels, seed, views)
+    return {
+        name: {
+            **track_metrics(truth, probabilities, labels),
+            "mean_patches": float(np.mean([len(s) for s in views[name](extra)])),
+        }
+        for name, probabilities in found.items()
+    }

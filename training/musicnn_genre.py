@@ -1,0 +1,214 @@
+"""Train, evaluate and ship the musicnn genre model (issue 15).
+
+    python -m training.musicnn_genre --gtzan ../shared/gtzan --extra ../shared/extra
+
+Needs the backbone from ``make convert``. Embeds every track once (cached),
+cross-validates every head candidate (``training.musicnn_evaluate``), fits
+the best shippable one on all tracks, writes ``models/musicnn-genre.onnx``
+with its metadata, measures speed (graph optimisation levels, dynamic int8)
+and accuracy against seconds analysed, and writes the card and metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from beetsplug.genreclf.audio import decode_windows
+from beetsplug.genreclf.features import LogMelParams, logmel_patches
+from training.evaluate import confidence_threshold
+from training.musicnn import (
+    BACKBONE_PATH,
+    CACHE,
+    download_wheel,
+    parity_audio,
+    source_record,
+    unpack,
+)
+from training.musicnn_card import write_card
+from training.musicnn_data import Track, embed_tracks, extra_tracks, gtzan_tracks
+from training.musicnn_evaluate import WINDOW_POLICIES, evaluate_candidate, evaluate_windows
+from training.musicnn_export import (
+    AGGREGATE,
+    METADATA_FORMAT,
+    check_parity,
+    milliseconds_per_patch,
+    quantize_int8,
+    session,
+    with_head,
+    write_model,
+)
+from training.musicnn_heads import CANDIDATES, SHIPPABLE, head_inputs, make_head
+
+NAME = "musicnn-msd-genre"
+VERSION = "1"
+TARGET_PRECISION = 0.5  # as the LSTM: class-balanced, see evaluate.confidence_threshold
+INT8_TOLERANCE = 0.01  # int8 ships only if no accuracy drops by more than a point
+
+
+def fit_final(candidate: str, features, tracks: list[Track], labels: list[str], seed: int):
+    index = {label: i for i, label in enumerate(labels)}
+    sequences = [
+        head_inputs(features[t.key].embedding, features[t.key].tags, candidate) for t in tracks
+    ]
+    return make_head(candidate, len(labels), seed).fit(
+        sequences, np.array([index[t.label] for t in tracks]), np.array([t.group for t in tracks])
+    )
+
+
+def calibrate(evaluation: dict) -> dict:
+    """min_confidence from the pooled out-of-fold predictions (GTZAN CV and
+    extra CV: every track predicted by a head that never saw its artist)."""
+    truth = np.array(evaluation["out_of_fold"]["truth"])
+    return confidence_threshold(
+        truth,
+        np.array(evaluation["out_of_fold"]["probabilities"]),
+        TARGET_PRECISION,
+        min_tracks=max(5, len(truth) // 10),
+    )
+
+
+def int8_check(candidate, features, gtzan, extra, labels, args, reference: dict) -> dict:
+    """Speed and accuracy of the dynamically quantised backbone."""
+    int8_backbone = CACHE / "msd_musicnn.int8.onnx"
+    quantize_int8(BACKBONE_PATH, int8_backbone)
+    int8_features = embed_tracks(gtzan + extra, int8_backbone, LogMelParams(), CACHE, args.jobs)
+    found = evaluate_candidate(candidate, int8_features, gtzan, extra, labels, args.seed)
+    drops = {
+        protocol: reference[protocol]["accuracy"] - found[protocol]["accuracy"]
+        for protocol in ("gtzan_cv", "extra_cv")
+    }
+    return {
+        "backbone_ms_per_patch": milliseconds_per_patch(int8_backbone, "all"),
+        "size_bytes": int8_backbone.stat().st_size,
+        "gtzan_cv": found["gtzan_cv"],
+        "extra_cv": found["extra_cv"],
+        "accuracy_drop": drops,
+        "kept": all(drop <= INT8_TOLERANCE for drop in drops.values()),
+    }
+
+
+def window_speed(model_path: Path, params: LogMelParams) -> dict:
+    """Seconds to decode, analyse and classify a 4-minute 44.1 kHz stereo
+    FLAC (generated) under each window policy, one thread, median of 3."""
+    import soundfile
+
+    graph = session(model_path)
+    mono = np.concatenate([parity_audio(44100, 60.0, seed) for seed in range(4)])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "four-minutes.flac"
+        soundfile.write(path, np.stack([mono, mono[::-1]], axis=1), 44100)
+        speeds = {}
+        for name, policy in WINDOW_POLICIES.items():
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                windows = decode_windows(path, params.sample_rate, policy)
+                patches = np.concatenate([logmel_patches(w, params) for w in windows])
+                graph.run(["probabilities"], {"logmel": patches})
+                times.append(time.perf_counter() - start)
+            speeds[name] = {"seconds": float(np.median(times)), "patches": len(patches)}
+    return speeds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.musicnn_genre", description=__doc__)
+    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
+    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    parser.add_argument("--out", type=Path, default=Path("models"))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    started = time.time()
+    params = LogMelParams()
+    if not BACKBONE_PATH.is_file():
+        sys.exit(f"{BACKBONE_PATH} is missing: run `make convert` first")
+    gtzan, extra = gtzan_tracks(args.gtzan), extra_tracks(args.extra)
+    features = embed_tracks(gtzan + extra, BACKBONE_PATH, params, CACHE, args.jobs)
+    labels = sorted({t.label for t in gtzan})
+    gtzan = [t for t in gtzan if t.key in features]
+    extra = [t for t in extra if t.key in features and t.label in labels]
+
+    evaluation = {
+        c: evaluate_candidate(c, features, gtzan, extra, labels, args.seed) for c in CANDIDATES
+    }
+    chosen = max(
+        SHIPPABLE,
+        key=lambda c: (
+            evaluation[c]["extra_cv"]["macro_f1"],
+            evaluation[c]["gtzan_cv"]["macro_f1"],
+        ),
+    )
+    with_tags = CANDIDATES[chosen][1]
+    head = fit_final(chosen, features, gtzan + extra, labels, args.seed)
+    calibration = calibrate(evaluation[chosen])
+    int8 = int8_check(chosen, features, gtzan, extra, labels, args, evaluation[chosen])
+
+    source = source_record(unpack(download_wheel(CACHE), CACHE))
+    metadata = {
+        "format": METADATA_FORMAT,
+        "name": NAME,
+        "version": VERSION,
+        "labels": labels,
+        "min_confidence": calibration["min_confidence"],
+        "frontend": "logmel",
+        "features": params.to_dict(),
+        "aggregate": AGGREGATE,
+        "source": source,
+    }
+    backbone = CACHE / "msd_musicnn.int8.onnx" if int8["kept"] else BACKBONE_PATH
+    model_path = args.out / "musicnn-genre.onnx"
+    write_model(with_head(onnx.load(str(backbone)), head, with_tags), metadata, model_path)
+    parity = check_parity(model_path, head, with_tags, params)
+
+    patch_seconds = params.patch_frames * params.hop_length / params.sample_rate
+    metrics = {
+        "name": NAME,
+        "version": VERSION,
+        "labels": labels,
+        "chosen": chosen,
+        "chosen_c": head.chosen_c,
+        "tracks": {"gtzan": len(gtzan), "extra": len(extra)},
+        "evaluation": {
+            c: {k: v for k, v in e.items() if k != "out_of_fold"} for c, e in evaluation.items()
+        },
+        "calibration": calibration,
+        "int8": int8,
+        "speed_ms_per_patch": {
+            level: milliseconds_per_patch(BACKBONE_PATH, level)
+            for level in ("none", "basic", "all")
+        },
+        "shipped_ms_per_patch": milliseconds_per_patch(model_path, "all"),
+        "windows": evaluate_windows(
+            chosen, features, gtzan, extra, labels, args.seed, patch_seconds
+        ),
+        "window_speed": window_speed(model_path, params),
+        "parity_max_abs_difference": parity,
+        "conversion": json.loads((CACHE / "conversion.json").read_text()),
+        "machine": f"{platform.machine()} CPU, {platform.system()}, no GPU, one onnxruntime thread",
+        "wall_minutes": (time.time() - started) / 60,
+        "seed": args.seed,
+    }
+    metrics["conversion"].pop("source")
+    (args.out / "musicnn-genre-metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    write_card(metrics, metadata, args.out / "musicnn-genre.md")
+    print(
+        json.dumps(
+            {
+                c: {p: round(e[p]["accuracy"], 3) for p in ("gtzan_cv", "extra_cv")}
+                for c, e in metrics["evaluation"].items()
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
