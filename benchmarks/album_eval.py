@@ -98,7 +98,8 @@ def report(name: str, clips: list[Clip], probabilities: np.ndarray, labels: list
     multi = {a: idx for a, idx in albums.items() if len(idx) > 1}
     in_multi = [i for idx in multi.values() for i in idx]
     track_right = probabilities.argmax(axis=1) == truth
-    print(f"\n{name}: {len(clips)} tracks, {len(multi)} pseudo-albums of 2+ tracks ({len(in_multi)} tracks)")
+    print(f"\n{name}: {len(clips)} tracks, track accuracy {track_right.mean():.1%}")
+    print(f"  {len(multi)} pseudo-albums of 2+ tracks ({len(in_multi)} tracks)")
     print(f"  track accuracy (those tracks)              {track_right[in_multi].mean():6.1%}")
     for combination, combine in COMBINATIONS.items():
         album_right, followers_right = [], []

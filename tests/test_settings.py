@@ -64,8 +64,11 @@ def test_good_values_are_read():
     )
     assert (settings.mode, settings.min_confidence) == ("append", 0.7)
     assert settings.label_map == {"hiphop": ["Hip-Hop"], "rock": ["Rock", "Guitar"]}
-    assert (settings.windows.max_windows, settings.windows.window_seconds) == (2, 15.0)
-    assert settings_from().min_confidence is None  # 'auto'
+    assert (settings.window_count, settings.window_seconds) == (2, 15.0)
+    defaults = settings_from()
+    assert (defaults.min_confidence, defaults.window_count, defaults.window_seconds) == (
+        None, None, None  # 'auto'
+    )
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,7 @@ Recommended `min_confidence`: **{calibration["min_confidence"]}**.
 - Outputs per patch: `probabilities` (batch, {n_labels}), `embedding` (batch, 200:
   musicnn's penultimate layer), `tags` (batch, 50: musicnn's MSD tag probabilities).
 - Metadata JSON under `genreclf`: format 2, name, version, labels, min_confidence,
-  `frontend: "logmel"`, `features` (LogMelParams), `aggregate: "{metadata["aggregate"]}"` (track =
+  `frontend: "logmel"`, `features` (LogMelParams), `aggregation: "{metadata["aggregation"]}"` (track =
   softmax of the mean per-patch log-probability, which for this linear head equals the head on
   the track's mean embedding), `source` (musicnn 0.1.0 wheel sha256, ISC, notice).
 

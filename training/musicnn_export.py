@@ -4,7 +4,7 @@ Input ``logmel`` (batch, 187, 96) log-mel patches (``logmel_patches``);
 outputs per patch: ``probabilities`` (batch, n_labels), ``embedding``
 (batch, 200) and musicnn's ``tags`` (batch, 50). The head is a standardised
 logistic regression on the mean embedding, so the track prediction is the
-softmax of the mean per-patch log-probability (metadata ``aggregate:
+softmax of the mean per-patch log-probability (metadata ``aggregation:
 "geometric_mean"``), which equals the head applied to the mean embedding.
 """
 
@@ -24,7 +24,7 @@ from training.musicnn import INPUT_NAME, parity_audio
 from training.musicnn_heads import LogRegHead
 
 METADATA_FORMAT = 2
-AGGREGATE = "geometric_mean"
+AGGREGATION = "geometric_mean"
 PARITY_TOLERANCE = 1e-4
 
 

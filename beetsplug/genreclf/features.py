@@ -10,6 +10,7 @@ sequences cut into ~3 s segments (:class:`FeatureParams`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import ClassVar, Protocol
 
@@ -79,7 +80,7 @@ class FrontEnd(Protocol):
         ...
 
 
-FRONTENDS: dict[str, type] = {FeatureParams.name: FeatureParams}
+FRONTENDS: dict[str, type] = {}  # name -> parameters class; filled below
 
 
 def frontend(name: str, params: dict) -> FrontEnd:
@@ -195,6 +196,8 @@ class LogMelParams:
         one shorter than a patch is repeated to fill one.
     """
 
+    name: ClassVar[str] = "logmel"
+
     sample_rate: int = 16000
     n_fft: int = 512
     hop_length: int = 256
@@ -210,6 +213,13 @@ class LogMelParams:
     @classmethod
     def from_dict(cls, values: dict) -> LogMelParams:
         return cls(**values)
+
+    def segments_per_window(self, windows: list[np.ndarray]) -> list[np.ndarray]:
+        """The patches of each decoded window, (n, patch_frames, n_mels) each;
+        as :func:`segments_per_window` for a window too short or silence."""
+        return _per_window(
+            windows, lambda window: logmel_patches(window, self), (self.patch_frames, self.n_mels)
+        )
 
 
 def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
@@ -251,3 +261,26 @@ def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
     return np.ascontiguousarray(
         patches.reshape(n_patches, params.patch_frames, params.n_mels), dtype=np.float32
     )
+
+
+def _per_window(
+    windows: list[np.ndarray], patches: Callable[[np.ndarray], np.ndarray], shape: tuple[int, int]
+) -> list[np.ndarray]:
+    """``patches`` of each window; a window that gives none gets an empty
+    array as long as another gives some. Digital silence raises FeatureError."""
+    if all(np.max(np.abs(window), initial=0.0) < SILENCE_PEAK for window in windows):
+        raise FeatureError("the audio is silent")
+    parts = []
+    for window in windows:
+        try:
+            parts.append(patches(window))
+        except FeatureError:
+            if len(windows) == 1:
+                raise
+            parts.append(np.empty((0, *shape), np.float32))
+    if not any(len(part) for part in parts):
+        raise FeatureError("no window long enough to analyse")
+    return parts
+
+
+FRONTENDS.update({params.name: params for params in (FeatureParams, LogMelParams)})

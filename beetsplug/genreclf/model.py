@@ -27,10 +27,14 @@ READABLE_FORMATS = (1, 2)
 AGGREGATIONS = ("mean", "geometric_mean")
 PACKAGED_DIR = Path(__file__).parent / "data"
 # The models that ship in the package, by the name `genreclf.model` takes.
-PACKAGED = {"fast": PACKAGED_DIR / "genreclf.onnx"}
+PACKAGED = {
+    "fast": PACKAGED_DIR / "genreclf.onnx",  # MFCC + LSTM
+    "accurate": PACKAGED_DIR / "musicnn-genre.onnx",  # musicnn + genre head
+}
 DEFAULT_MODEL = "fast"
 DEFAULT_MODEL_PATH = PACKAGED[DEFAULT_MODEL]
 BATCH_SEGMENTS = 512  # segments per inference call
+DEFAULT_WINDOWS = {"count": 3, "seconds": 30.0}  # for a model that recommends none
 
 
 class ModelError(Exception):
@@ -61,6 +65,8 @@ class GenreModel:
         self.frontend: FrontEnd = frontend(metadata["frontend"], metadata["features"])
         self.aggregation: str = metadata["aggregation"]
         self.min_confidence: float = float(metadata["min_confidence"])
+        recommended = metadata.get("windows", DEFAULT_WINDOWS)
+        self.windows: tuple[int, float] = (int(recommended["count"]), float(recommended["seconds"]))
         self.metadata = metadata
         self._input = self._session.get_inputs()[0].name
         digest = hashlib.sha256(content).hexdigest()
@@ -193,6 +199,15 @@ def _read_metadata(session, path: Path) -> dict:
         frontend(metadata["frontend"], metadata["features"])
     except ValueError as exc:
         raise ModelError(f"{path}: {exc}") from exc
+    windows = metadata.get("windows", DEFAULT_WINDOWS)
+    if not (
+        isinstance(windows, dict)
+        and isinstance(windows.get("count"), int)
+        and windows["count"] >= 1
+        and isinstance(windows.get("seconds"), (int, float))
+        and windows["seconds"] >= 3
+    ):
+        raise ModelError(f"{path}: bad recommended windows {windows!r}")
     if metadata["aggregation"] not in AGGREGATIONS:
         raise ModelError(f"{path}: unknown aggregation {metadata['aggregation']!r}")
     inputs = [node.name for node in session.get_inputs()]

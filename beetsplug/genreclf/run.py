@@ -101,7 +101,17 @@ class TaggingRun:
 
     @cached_property
     def setup(self) -> str:
-        return setup_name(self.model.identity, self.settings.windows)
+        return setup_name(self.model.identity, self.windows)
+
+    @cached_property
+    def windows(self) -> WindowPolicy:
+        """How much of each file to hear: the settings, else the model's own
+        recommendation (measured for it: see its model card)."""
+        count, seconds = self.model.windows
+        return WindowPolicy(
+            window_seconds=self.settings.window_seconds or seconds,
+            max_windows=self.settings.window_count or count,
+        )
 
     @cached_property
     def labeller(self) -> Labeller:
@@ -165,7 +175,7 @@ class TaggingRun:
             except BackendError as exc:
                 raise ui.UserError(f"genreclf: {exc}") from exc
             self._analyzer = Analyzer(
-                reference(self.model), settings.windows, jobs, cache=cache, backend=backend
+                reference(self.model), self.windows, jobs, cache=cache, backend=backend
             )
         return self._analyzer
 

@@ -15,7 +15,6 @@ from typing import Any
 import confuse
 from beets.ui import UserError
 
-from .audio import WindowPolicy
 from .backends import BACKENDS
 from .policy import GENRES_FROM, MODES
 
@@ -27,8 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "map": {},
     "model": "",
     "jobs": 0,
-    "windows": 3,
-    "window_seconds": 30.0,
+    "windows": "auto",
+    "window_seconds": "auto",
     "custom_tags": False,
     "explain_limit": 20,
     "backend": "loky",
@@ -61,7 +60,8 @@ class Settings:
     label_map: dict[str, list[str]]
     model: str  # a packaged model's name (fast, accurate), a file path, or "" (the default)
     jobs: int  # 0: one per core
-    windows: WindowPolicy
+    window_count: int | None  # None: 'auto', the model's recommendation
+    window_seconds: float | None  # None: 'auto', the model's recommendation
     custom_tags: bool
     explain_limit: int
     backend: str
@@ -93,11 +93,9 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         label_map=_checked("genreclf.map", view["map"].get(), _label_map),
         model=_model(view["model"]),
         jobs=_checked("genreclf.jobs", view["jobs"].get(), _non_negative_int),
-        windows=WindowPolicy(
-            window_seconds=_checked(
-                "genreclf.window_seconds", view["window_seconds"].get(), _window_seconds
-            ),
-            max_windows=_checked("genreclf.windows", view["windows"].get(), _window_count),
+        window_count=_checked("genreclf.windows", view["windows"].get(), _auto(_window_count)),
+        window_seconds=_checked(
+            "genreclf.window_seconds", view["window_seconds"].get(), _auto(_window_seconds)
         ),
         custom_tags=_read(view["custom_tags"], bool),
         explain_limit=_checked("genreclf.explain_limit", view["explain_limit"].get(), _positive_int),
@@ -152,6 +150,20 @@ def _threshold(value: Any) -> float | None:
     if not _is_number(value) or not 0.0 <= value <= 1.0:
         raise ValueError("must be 'auto' or a number from 0 to 1")
     return float(value)
+
+
+def _auto(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``parse``, or None for 'auto'."""
+
+    def parse_or_auto(value: Any) -> Any:
+        if value == "auto":
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ValueError(f"must be 'auto' or {str(exc).removeprefix('must be ')}") from None
+
+    return parse_or_auto
 
 
 def _fraction(value: Any) -> float:
