@@ -17,7 +17,8 @@ from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 from beetsplug.genreclf.run import setup_name
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
-SETUP = setup_name(MODEL.identity, WindowPolicy())  # genreclf_model with the defaults
+DEFAULT_WINDOWS = WindowPolicy(window_seconds=MODEL.windows[1], max_windows=MODEL.windows[0])
+SETUP = setup_name(MODEL.identity, DEFAULT_WINDOWS)  # genreclf_model with the defaults
 
 
 class GenreClfTestBase(PluginTestHelper):

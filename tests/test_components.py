@@ -18,7 +18,7 @@ from beetsplug.genreclf.features import (
     segments_from_windows,
     split_segments,
 )
-from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from beetsplug.genreclf.model import DEFAULT_MODEL, PACKAGED, GenreModel, model_path
 from tests.audiogen import synthesize, write_audio
 
 PARAMS = FeatureParams()
@@ -111,7 +111,7 @@ class TestFeatures:
 
 
 class TestModel:
-    model = GenreModel(DEFAULT_MODEL_PATH)
+    model = GenreModel(PACKAGED["fast"])  # MFCC input
 
     def test_metadata(self):
         assert len(self.model.labels) == len(set(self.model.labels)) >= 2
@@ -132,6 +132,17 @@ class TestModel:
             np.testing.assert_allclose(prediction.embedding, alone.embedding, atol=1e-5)
             assert prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-5)
             assert prediction.segment_probabilities.shape == (len(track), len(self.model.labels))
+
+
+@pytest.mark.parametrize(
+    "name, frontend, aggregation, windows",
+    [("fast", "mfcc", "mean", (3, 30.0)), ("accurate", "logmel", "geometric_mean", (3, 10.0))],
+)
+def test_each_packaged_model_declares_how_to_feed_it(name, frontend, aggregation, windows):
+    model = GenreModel(PACKAGED[name])
+    assert (model.frontend.name, model.aggregation, model.windows) == (frontend, aggregation, windows)
+    assert model.path == model_path(name)
+    assert model_path("") == PACKAGED[DEFAULT_MODEL]
 
 
 def test_loading_the_plugin_imports_no_heavy_modules():

@@ -31,7 +31,7 @@ PACKAGED = {
     "fast": PACKAGED_DIR / "genreclf.onnx",  # MFCC + LSTM
     "accurate": PACKAGED_DIR / "musicnn-genre.onnx",  # musicnn + genre head
 }
-DEFAULT_MODEL = "fast"
+DEFAULT_MODEL = "accurate"
 DEFAULT_MODEL_PATH = PACKAGED[DEFAULT_MODEL]
 BATCH_SEGMENTS = 512  # segments per inference call
 DEFAULT_WINDOWS = {"count": 3, "seconds": 30.0}  # for a model that recommends none
