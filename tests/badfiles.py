@@ -297,3 +297,15 @@ _LENGTH_LIARS = {
     ".m4a": _m4a_length,
 }
 
+
+def make_glitchy_mp3(directory: Path, seconds: float = 20.0) -> Path:
+    """A playable MP3 with bytes overwritten in its frames: libmpg123
+    complains on stderr ("dequantization failed", "big_values too large")
+    and decodes the rest."""
+    path = make_valid(directory / "glitchy.mp3", seconds=seconds)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(5)
+    for position in rng.integers(len(data) // 4, len(data) - 100, 40):
+        data[position] = rng.integers(0, 256)
+    path.write_bytes(data)
+    return path

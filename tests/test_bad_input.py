@@ -19,6 +19,7 @@ import shutil
 import signal
 import struct
 import tempfile
+import threading
 import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -39,10 +40,17 @@ from mediafile import MediaFile
 from mutagen.apev2 import APENoHeaderError, APEv2
 from mutagen.id3 import APIC, COMM, ID3, TALB, TCON, TIT2, TPE1, TRCK, TXXX, TYER
 
-from beetsplug.genreclf.audio import UNEXPECTED, AudioError, WindowPolicy, decode_windows
+from beetsplug.genreclf.audio import (
+    UNEXPECTED,
+    AudioError,
+    WindowPolicy,
+    captured_stderr,
+    decode_windows,
+)
 from beetsplug.genreclf.features import FeatureError, FeatureParams, segments_from_windows
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
 from tests import badfiles
+from tests.test_faults import beet, make_library
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
 NOBODY = 65534
@@ -272,6 +280,58 @@ def test_three_hour_file_decodes_only_its_windows(tmp_path: Path):
     for window in windows:  # the music written at each span, not the silent holes
         assert window.dtype == np.float32 and np.isfinite(window).all()
         assert np.sqrt(np.mean(window**2)) > 0.05
+
+
+# 12: decoder chatter stays off the terminal.
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_beet_genreclf_prints_only_our_lines(jobs: str, tmp_path: Path):
+    """`beet genreclf` over valid MP3s and damaged ones that libmpg123
+    complains about on stderr: every line on the terminal is ours, and the
+    cut file's error line carries the gist of what the decoder said."""
+    source = tmp_path / "source"
+    source.mkdir()
+    tracks = [
+        badfiles.make_valid(source / "valid.mp3", seconds=8.0),
+        badfiles.make_glitchy_mp3(source),
+        badfiles.make_length_lie(source, ".mp3", "huge"),
+        badfiles.make_truncated(source, ".mp3", 0.6),
+    ]
+    env = make_library(tmp_path / "library", tracks)
+
+    run = beet(env, "genreclf", "-W", "-j", jobs)
+
+    lines = (run.stdout + run.stderr).splitlines()
+    assert all(line.startswith(("genreclf: ", "error: genreclf: ")) for line in lines), lines
+    [failure] = [line for line in lines if "003.mp3" in line]  # the cut file
+    assert "truncated or damaged" in failure and "(decoder: Warning: Xing stream" in failure
+    assert any(line.startswith("genreclf: analysed 3, skipped 0") for line in lines), lines
+    assert run.returncode == 1
+
+
+def test_overlapping_captures_keep_all_chatter_and_restore_stderr(capfd):
+    """Threads capturing at once (the threading backend) share fd 2's
+    redirection: each gets the text, and fd 2 is the terminal's again after."""
+    both_in = threading.Barrier(2)
+    texts: dict[str, str] = {}
+
+    def decode(name: str) -> None:
+        with captured_stderr() as said:
+            both_in.wait()
+            os.write(2, f"chatter from {name}\n".encode())
+            both_in.wait()
+        texts[name] = said.text
+
+    threads = [threading.Thread(target=decode, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os.write(2, b"ours\n")
+
+    assert capfd.readouterr().err == "ours\n"
+    assert all(f"chatter from {name}" in texts[name] for name in ("a", "b")), texts
 
 
 # 12: permissions. Tests run as root, which ignores permission bits, so the

@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import contextvars
 import os
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
 
-from .audio import NOT_FOUND, AudioError, WindowPolicy, decode_timed_windows
+from .audio import NOT_FOUND, AudioError, WindowPolicy, captured_stderr, decode_timed_windows
 from .backends import Backend, BackendError
 from .cache import AnalysisCache
 from .features import FeatureError, FeatureParams, segments_per_window
 from .model import GenreModel, TrackPrediction
 
 Key = TypeVar("Key")
+# joblib's and loky's own warnings (physical cores not found, a generator
+# closed from another thread) tell a beets user nothing.
+warnings.filterwarnings("ignore", module="joblib")
 WORKER_DIED = "the decoder crashed (its worker process died)"
 
 
@@ -51,12 +55,25 @@ class FileFeatures:
     error: str | None = None
     windows: tuple[AnalysedWindow, ...] = ()
     cached: tuple[np.ndarray, np.ndarray] | None = None
+    decoder_messages: str = ""  # what the decoders printed, for the debug log
 
 
 def extract_features(
     path: str, params: FeatureParams, windows: WindowPolicy
 ) -> FileFeatures:
-    """Decode ``path`` and compute its MFCC segments (runs in a worker)."""
+    """Decode ``path`` and compute its MFCC segments (runs in a worker).
+    What the decoders print goes into ``decoder_messages``, not the terminal."""
+    with captured_stderr() as said:
+        features = _features_or_reason(path, params, windows)
+    if not said.text:
+        return features
+    error = features.error and f"{features.error} (decoder: {said.gist()})"
+    return replace(features, error=error, decoder_messages=said.text)
+
+
+def _features_or_reason(
+    path: str, params: FeatureParams, windows: WindowPolicy
+) -> FileFeatures:
     try:
         decoded = decode_timed_windows(path, params.sample_rate, windows)
         parts = segments_per_window([samples for _, samples in decoded], params)

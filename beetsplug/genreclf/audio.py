@@ -11,12 +11,18 @@ PyAV, which bundles FFmpeg. So does a file whose header length libsndfile
 cannot use (unknown, zero, absurd) or in which it cannot seek: PyAV seeks
 where the container's length is believable, and otherwise measures the
 length by decoding and decodes again in order.
+
+The decoders' C libraries print warnings straight to the process's stderr;
+:func:`captured_stderr` keeps them off the terminal.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -304,3 +310,64 @@ def _plain(exc: Exception) -> str:
     message = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(message).split()) or type(exc).__name__
 
+
+@dataclass
+class CapturedText:
+    text: str = ""
+
+    def gist(self, limit: int = 60) -> str:
+        """The first line, cut to ``limit`` characters: short enough for a reason."""
+        line = self.text.split("\n", 1)[0]
+        return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@contextmanager
+def captured_stderr() -> Iterator[CapturedText]:
+    """Send what is written to file descriptor 2 (by C libraries too) to a
+    temporary file instead of the terminal; its text is in the yielded
+    object once the block ends."""
+    captured = CapturedText()
+    offset = _stderr_sink.enter()
+    try:
+        yield captured
+    finally:
+        captured.text = _stderr_sink.leave(offset)
+
+
+class _StderrSink:
+    """fd 2 belongs to the process: threads that capture at the same time
+    share one redirection, which ends when the last of them leaves. Each
+    gets what was written while it was in (the others' text included)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._terminal = -1  # the real fd 2, while redirected
+        self._file: BinaryIO | None = None
+
+    def enter(self) -> int:
+        """Redirect (if not yet); the offset at which this caller's text starts."""
+        with self._lock:
+            sys.stderr.flush()
+            if self._users == 0:
+                self._file = tempfile.TemporaryFile()
+                self._terminal = os.dup(2)
+                os.dup2(self._file.fileno(), 2)
+            self._users += 1
+            return os.fstat(2).st_size
+
+    def leave(self, offset: int) -> str:
+        """What was written since ``offset``; restore fd 2 if last to leave."""
+        with self._lock:
+            sys.stderr.flush()
+            written = os.fstat(2).st_size - offset
+            text = os.pread(self._file.fileno(), written, offset) if written > 0 else b""
+            self._users -= 1
+            if self._users == 0:
+                os.dup2(self._terminal, 2)
+                os.close(self._terminal)
+                self._file.close()
+        return text.decode("utf-8", "replace").strip()
+
+
+_stderr_sink = _StderrSink()
