@@ -591,15 +591,20 @@ def float_wav(samples: np.ndarray) -> bytes:
 @st.composite
 def damaged_files(draw) -> tuple[str, bytes]:
     """(suffix, content): noise, noise behind a format's magic, or a valid
-    file of any format with bytes overwritten and maybe cut short."""
+    file of any format with its header's length misstated or bytes
+    overwritten (or both), maybe cut short."""
     suffix = draw(st.sampled_from(SUFFIXES))
     kind = draw(st.sampled_from(["noise", "magic", "mutated"]))
     if kind == "noise":
         return suffix, draw(st.binary(max_size=2048))
     if kind == "magic":
         return suffix, MAGIC[draw(st.sampled_from(SUFFIXES))] + draw(st.binary(max_size=2048))
-    data = bytearray(valid_bytes(draw(st.sampled_from(SUFFIXES))))
-    for _ in range(draw(st.integers(1, 20))):
+    source = draw(st.sampled_from(SUFFIXES))
+    data = bytearray(valid_bytes(source))
+    if draw(st.booleans()):  # its header misstates the length, too
+        lie = draw(st.sampled_from(badfiles.LENGTH_LIES))
+        data = bytearray(badfiles.misstate_length(data, source, lie))
+    for _ in range(draw(st.integers(0, 20))):
         position = draw(st.integers(0, len(data) - 1))
         data[position] = draw(st.integers(0, 255))
     cut = draw(st.one_of(st.none(), st.integers(0, len(data))))
