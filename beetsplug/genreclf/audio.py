@@ -77,26 +77,13 @@ def decode_timed_windows(
     path: str | bytes | Path, sample_rate: int, policy: WindowPolicy
 ) -> list[tuple[float, np.ndarray]]:
     """(start in seconds, samples) of each window, as :func:`decode_windows`."""
-    path = Path(os.fsdecode(path))  # any bytes, via surrogate escapes
-    if not path.is_file():
-        raise AudioError(NOT_FOUND)
-    size = path.stat().st_size
-    if size == 0:
-        raise AudioError("empty file")
     try:
-        native_rate, starts, raw = _decode(path, size, policy)
+        # Any bytes, via surrogate escapes.
+        return _timed_windows(Path(os.fsdecode(path)), sample_rate, policy)
     except AudioError:
         raise
     except Exception as exc:  # whatever a decoder does, callers get an AudioError
         raise AudioError(f"{UNEXPECTED}{type(exc).__name__}: {_plain(exc)}") from exc
-    if not any(len(window) for window in raw):
-        raise AudioError("no audio samples")
-    if not all(np.isfinite(window).all() for window in raw):
-        raise AudioError("the audio contains NaN or infinite samples")
-    return [
-        (start, _resample(window, native_rate, sample_rate))
-        for start, window in zip(starts, raw)
-    ]
 
 
 def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -106,6 +93,25 @@ def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
 
 
 Windows = tuple[int, list[float], list[np.ndarray]]  # native rate, starts, samples
+
+
+def _timed_windows(
+    path: Path, sample_rate: int, policy: WindowPolicy
+) -> list[tuple[float, np.ndarray]]:
+    if not path.is_file():
+        raise AudioError(NOT_FOUND)
+    size = path.stat().st_size
+    if size == 0:
+        raise AudioError("empty file")
+    native_rate, starts, raw = _decode(path, size, policy)
+    if not any(len(window) for window in raw):
+        raise AudioError("no audio samples")
+    if not all(np.isfinite(window).all() for window in raw):
+        raise AudioError("the audio contains NaN or infinite samples")
+    return [
+        (start, _resample(window, native_rate, sample_rate))
+        for start, window in zip(starts, raw)
+    ]
 
 
 class _NotForSoundfile(Exception):
