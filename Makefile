@@ -1,4 +1,5 @@
 # Quick start: `make demo` (tag a throwaway library) and `make test`.
+# `make fuzz`: the property tests at random, for minutes (see README, Development).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,7 +8,7 @@ EXTRA ?= ../shared/extra
 GTZAN ?= ../shared/gtzan
 MUSIC ?=
 
-.PHONY: demo test train bench convert reference musicnn clean
+.PHONY: demo test fuzz train bench convert reference musicnn clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,10 @@ demo: $(VENV)/.runtime
 	$(PY) demo.py $(if $(MUSIC),--music "$(MUSIC)")
 
 test: $(VENV)/.dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --hypothesis-profile=ci
+
+fuzz: $(VENV)/.dev
+	$(PY) -m pytest -q -m hypothesis --hypothesis-profile=fuzz --hypothesis-show-statistics
 
 train: $(VENV)/.dev
 	$(PY) -m training --data "$(DATA)" $(if $(EXTRA),--extra "$(EXTRA)")

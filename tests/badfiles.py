@@ -210,3 +210,102 @@ def make_named(directory: Path, name: str | bytes, suffix: str = ".flac") -> str
         os.rename(source, target)
         return target
     return str(make_valid(directory / f"{name}{suffix}"))
+
+
+# Complete, playable audio whose header states a wrong length.
+
+LENGTH_LIES = ("zero", "huge", "missing")
+
+
+def make_length_lie(directory: Path, suffix: str, lie: str, seconds: float = 6.0) -> Path:
+    """A valid file whose header says its length is zero, huge, or unknown."""
+    path = make_valid(directory / f"length-{lie}{suffix}", seconds=seconds)
+    path.write_bytes(misstate_length(path.read_bytes(), suffix, lie))
+    return path
+
+
+def misstate_length(data: bytes, suffix: str, lie: str) -> bytes:
+    """``data`` (a file of format ``suffix``) with its length field changed."""
+    return _LENGTH_LIARS[suffix](bytearray(data), lie)
+
+
+def _flac_length(data: bytearray, lie: str) -> bytes:
+    if lie == "missing":  # no metadata at all: bare frames
+        return bytes(data[_audio_offset(data, ".flac") :])
+    field = 18  # STREAMINFO bytes 10-17: rate, channels, bits, 36-bit total_samples
+    packed = int.from_bytes(data[field : field + 8], "big") & ~(2**36 - 1)
+    packed |= 0 if lie == "zero" else 2**36 - 1
+    data[field : field + 8] = packed.to_bytes(8, "big")
+    return bytes(data)
+
+
+def _mp3_length(data: bytearray, lie: str) -> bytes:
+    """The Xing frame's frame count; "missing": no Xing frame (bitrate estimate)."""
+    xing = data.index(b"Xing")
+    if lie == "missing":
+        data[xing : xing + 4] = b"\0\0\0\0"
+    else:
+        data[xing + 8 : xing + 12] = struct.pack(">I", 0 if lie == "zero" else 0xFFFFFFF0)
+    return bytes(data)
+
+
+def _wav_length(data: bytearray, lie: str) -> bytes:
+    """The data chunk's size; "missing": 0xFFFFFFFF, as streaming writers leave it."""
+    size = data.index(b"data") + 4
+    value = {"zero": 0, "huge": 0x7FFFFFFF, "missing": 0xFFFFFFFF}[lie]
+    data[size : size + 4] = struct.pack("<I", value)
+    return bytes(data)
+
+
+def _ogg_length(data: bytearray, lie: str) -> bytes:
+    """The last page's granule position (-1: no packet ends there), CRC fixed."""
+    last = data.rindex(b"OggS")
+    granule = {"zero": 0, "huge": 2**62, "missing": -1}[lie]
+    struct.pack_into("<q", data, last + 6, granule)
+    struct.pack_into("<I", data, last + 22, 0)
+    struct.pack_into("<I", data, last + 22, _ogg_crc(bytes(data[last:])))
+    return bytes(data)
+
+
+def _ogg_crc(page: bytes) -> int:
+    """Ogg's CRC-32 (polynomial 0x04C11DB7, not reflected, no final xor)."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = (crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def _m4a_length(data: bytearray, lie: str) -> bytes:
+    """The movie's and the track's duration (mvhd, mdhd; version 0 boxes);
+    "missing": all ones, which the format reserves for "unknown"."""
+    value = {"zero": 0, "huge": 0x7FFFFFFF, "missing": 0xFFFFFFFF}[lie]
+    for box in (b"mvhd", b"mdhd"):
+        start = data.index(box) + 4
+        assert data[start] == 0, "version 1 box"
+        struct.pack_into(">I", data, start + 16, value)  # after version/flags, 2 dates, timescale
+    return bytes(data)
+
+
+_LENGTH_LIARS = {
+    ".flac": _flac_length,
+    ".mp3": _mp3_length,
+    ".wav": _wav_length,
+    ".ogg": _ogg_length,
+    ".m4a": _m4a_length,
+}
+
+
+def make_glitchy_mp3(directory: Path, seconds: float = 20.0) -> Path:
+    """A playable MP3 with bytes overwritten in its frames: libmpg123
+    complains on stderr ("dequantization failed", "big_values too large")
+    and decodes the rest."""
+    path = make_valid(directory / "glitchy.mp3", seconds=seconds)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(5)
+    for position in rng.integers(len(data) // 4, len(data) - 100, 40):
+        data[position] = rng.integers(0, 256)
+    path.write_bytes(data)
+    return path

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Generic, TypeVar
 
 import numpy as np
 
-from .audio import NOT_FOUND, AudioError, WindowPolicy, decode_timed_windows
+from .audio import (
+    NOT_FOUND,
+    AudioError,
+    WindowPolicy,
+    captured_stderr,
+    decode_timed_windows,
+)
 from .backends import Backend, BackendError, JoblibBackend, Ready, Task, WorkerDied
 from .cache import AnalysisCache
 from .features import FeatureError
@@ -45,13 +51,26 @@ class FileAnalysis:
     error: str | None = None
     windows: tuple[AnalysedWindow, ...] = ()
     from_cache: bool = False
+    decoder_messages: str = ""  # what the decoders printed, for the debug log
 
 
 def analyse_file(
     path: str, model: ModelRef, windows: WindowPolicy, detail: bool = False
 ) -> FileAnalysis:
     """Decode ``path``, compute its features and predict (runs in a worker).
-    ``detail``: keep each segment's embedding (for --explain with a head)."""
+    ``detail``: keep each segment's embedding (for --explain with a head).
+    What the decoders print goes into ``decoder_messages``, not the terminal."""
+    with captured_stderr() as said:
+        analysis = _prediction_or_reason(path, model, windows, detail)
+    if not said.text:
+        return analysis
+    error = analysis.error and f"{analysis.error} (decoder: {said.gist()})"
+    return replace(analysis, error=error, decoder_messages=said.text)
+
+
+def _prediction_or_reason(
+    path: str, model: ModelRef, windows: WindowPolicy, detail: bool
+) -> FileAnalysis:
     try:
         loaded = model.load()
         decoded = decode_timed_windows(path, loaded.frontend.sample_rate, windows)

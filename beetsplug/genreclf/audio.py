@@ -7,21 +7,41 @@ A track shorter than all windows together is decoded whole.
 
 soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 with
 sample-exact seeking; anything else (AAC/ALAC in M4A, ...) falls back to
-PyAV, which bundles FFmpeg.
+PyAV, which bundles FFmpeg. So does a file whose header length libsndfile
+cannot use (unknown, zero, absurd) or in which it cannot seek: PyAV seeks
+where the container's length is believable, and otherwise measures the
+length by decoding and decodes again in order.
+
+The decoders' C libraries print warnings straight to the process's stderr;
+:func:`captured_stderr` keeps them off the terminal.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 # A read may fall short of the length the header announces by this share
 # (and at least 1 s) before the file counts as cut: MP3 lengths are estimates.
 TRUNCATION_TOLERANCE = 0.02
+# A header's length is believed only if the file holds at least this many
+# bytes per second of it, below any codec's lowest bitrate. (FLAC's digital
+# silence can take fewer: such a file is measured by decoding, not refused.)
+MIN_BYTES_PER_SECOND = 100
+SAMPLE_RATES = range(1_000, 768_001)  # Hz; anything else is a damaged header
 NOT_FOUND = "file not found"
+UNKNOWN_LENGTH = "damaged file: unknown length"
+UNEXPECTED = "unexpected decoder error: "
 
 
 class AudioError(Exception):
@@ -57,22 +77,13 @@ def decode_timed_windows(
     path: str | bytes | Path, sample_rate: int, policy: WindowPolicy
 ) -> list[tuple[float, np.ndarray]]:
     """(start in seconds, samples) of each window, as :func:`decode_windows`."""
-    path = Path(os.fsdecode(path))  # any bytes, via surrogate escapes
-    if not path.is_file():
-        raise AudioError(NOT_FOUND)
-    if path.stat().st_size == 0:
-        raise AudioError("empty file")
     try:
-        windows = _decode_with_soundfile(path, policy)
-    except _NotForSoundfile:
-        windows = _decode_with_pyav(path, policy)
-    native_rate, starts, raw = windows
-    if not all(np.isfinite(window).all() for window in raw):
-        raise AudioError("the audio contains NaN or infinite samples")
-    return [
-        (start, _resample(window, native_rate, sample_rate))
-        for start, window in zip(starts, raw)
-    ]
+        # Any bytes, via surrogate escapes.
+        return _timed_windows(Path(os.fsdecode(path)), sample_rate, policy)
+    except AudioError:
+        raise
+    except Exception as exc:  # whatever a decoder does, callers get an AudioError
+        raise AudioError(f"{UNEXPECTED}{type(exc).__name__}: {_plain(exc)}") from exc
 
 
 def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
@@ -81,13 +92,50 @@ def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
     return decode_windows(path, sample_rate, forever)[0]
 
 
+Windows = tuple[int, list[float], list[np.ndarray]]  # native rate, starts, samples
+
+
+def _timed_windows(
+    path: Path, sample_rate: int, policy: WindowPolicy
+) -> list[tuple[float, np.ndarray]]:
+    if not path.is_file():
+        raise AudioError(NOT_FOUND)
+    size = path.stat().st_size
+    if size == 0:
+        raise AudioError("empty file")
+    native_rate, starts, raw = _decode(path, size, policy)
+    if not any(len(window) for window in raw):
+        raise AudioError("no audio samples")
+    if not all(np.isfinite(window).all() for window in raw):
+        raise AudioError("the audio contains NaN or infinite samples")
+    return [
+        (start, _resample(window, native_rate, sample_rate))
+        for start, window in zip(starts, raw)
+    ]
+
+
 class _NotForSoundfile(Exception):
     pass
 
 
-def _decode_with_soundfile(
-    path: Path, policy: WindowPolicy
-) -> tuple[int, list[float], list[np.ndarray]]:
+def _decode(path: Path, size: int, policy: WindowPolicy) -> Windows:
+    try:
+        return _decode_with_soundfile(path, size, policy)
+    except _NotForSoundfile:
+        return _decode_with_pyav(path, size, policy)
+
+
+def _believable_seconds(seconds: float, size: int) -> float | None:
+    """A header's length in seconds, or None where it cannot be true: not
+    finite and positive, or longer than ``size`` bytes can hold."""
+    if math.isfinite(seconds) and 0 < seconds <= size / MIN_BYTES_PER_SECOND:
+        return seconds
+    return None
+
+
+def _decode_with_soundfile(path: Path, size: int, policy: WindowPolicy) -> Windows:
+    """Raises _NotForSoundfile where libsndfile cannot read the file, or
+    cannot seek in it, or reports a length it cannot have."""
     import soundfile
 
     try:  # bytes: soundfile would encode a str path strictly as UTF-8
@@ -96,9 +144,12 @@ def _decode_with_soundfile(
         raise _NotForSoundfile() from exc
     with sound:
         rate = sound.samplerate
-        if sound.frames <= 0:
-            raise AudioError("no audio samples")
-        spans = policy.spans(sound.frames / rate)
+        if rate not in SAMPLE_RATES:
+            raise _NotForSoundfile()
+        duration = _believable_seconds(sound.frames / rate, size)
+        if duration is None:
+            raise _NotForSoundfile()
+        spans = policy.spans(duration)
         windows = []
         for start, length in spans:
             wanted = int(length * rate)
@@ -106,10 +157,14 @@ def _decode_with_soundfile(
                 sound.seek(int(start * rate))
                 data = sound.read(wanted, dtype="float32", always_2d=True)
             except (soundfile.LibsndfileError, RuntimeError) as exc:
-                raise AudioError(f"cannot decode: {_plain(exc)}") from exc
+                raise _NotForSoundfile() from exc
             _check_complete(len(data), wanted, rate)
             windows.append(_downmix(data))
-    return rate, [start for start, _ in spans], windows
+    return rate, _starts(spans), windows
+
+
+def _starts(spans: list[tuple[float, float]]) -> list[float]:
+    return [start for start, _ in spans]
 
 
 def _downmix(frames: np.ndarray) -> np.ndarray:
@@ -121,7 +176,7 @@ def _downmix(frames: np.ndarray) -> np.ndarray:
 
 
 def _check_complete(got: int, wanted: int, rate: int) -> None:
-    """libsndfile returns what it could of a cut file without complaint."""
+    """Decoders return what they could of a cut file without complaint."""
     missing = wanted - got
     if missing > max(TRUNCATION_TOLERANCE * wanted, rate):
         raise AudioError(
@@ -129,21 +184,42 @@ def _check_complete(got: int, wanted: int, rate: int) -> None:
         )
 
 
-def _decode_with_pyav(
-    path: Path, policy: WindowPolicy
-) -> tuple[int, list[float], list[np.ndarray]]:
+def _decode_with_pyav(path: Path, size: int, policy: WindowPolicy) -> Windows:
     # A file object: PyAV takes no bytes path, and names need not be UTF-8.
     try:
         source = open(path, "rb")
     except OSError as exc:
         raise AudioError(f"cannot open: {_plain(exc)}") from exc
+    import av
+
     with source:
-        return _decode_container(source, policy)
+        try:
+            return _decode_container(source, size, policy)
+        except av.FFmpegError as exc:
+            raise AudioError(f"cannot decode: {_plain(exc)}") from exc
 
 
-def _decode_container(
-    source, policy: WindowPolicy
-) -> tuple[int, list[float], list[np.ndarray]]:
+def _decode_container(source: BinaryIO, size: int, policy: WindowPolicy) -> Windows:
+    """Seek to each window where the container's length is believable;
+    otherwise measure the length by decoding, then decode again in order."""
+    with _audio_stream(source) as (container, stream, rate):
+        reported = _believable_seconds(_pyav_duration(container, stream), size)
+        if reported is not None:
+            spans = policy.spans(reported)
+            windows = [_pyav_window(container, stream, rate, *span) for span in spans]
+            return rate, _starts(spans), windows
+        decoded = sum(len(samples) for _, samples in _mono_frames(container, stream, rate))
+    if not decoded:
+        raise AudioError(UNKNOWN_LENGTH)
+    spans = policy.spans(decoded / rate)
+    source.seek(0)
+    with _audio_stream(source) as (container, stream, rate):
+        return rate, _starts(spans), _windows_in_order(container, stream, rate, spans)
+
+
+@contextmanager
+def _audio_stream(source: BinaryIO) -> Iterator[tuple[Any, Any, int]]:
+    """(container, its first audio stream, that stream's sample rate)."""
     import av
 
     try:
@@ -157,54 +233,72 @@ def _decode_container(
         if stream.codec_context is None:
             raise AudioError("unsupported audio codec")
         rate = stream.rate or stream.codec_context.sample_rate
-        if not rate:
-            raise AudioError("audio stream has no sample rate")
-        spans = policy.spans(_pyav_duration(container, stream))
-        try:
-            windows = [
-                _pyav_window(container, stream, rate, start, length)
-                for start, length in spans
-            ]
-        except av.FFmpegError as exc:
-            raise AudioError(f"cannot decode: {_plain(exc)}") from exc
-    if not any(len(window) for window in windows):
-        raise AudioError("no audio samples")
-    return rate, [start for start, _ in spans], windows
+        if rate not in SAMPLE_RATES:
+            raise AudioError(f"no plausible sample rate ({rate} Hz)")
+        yield container, stream, rate
 
 
 def _pyav_duration(container, stream) -> float:
-    if stream.duration is not None and stream.time_base is not None:
+    """The length the container reports, in seconds (NaN: it reports none)."""
+    if stream.duration is not None and stream.time_base:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
         return container.duration / 1_000_000  # av.time_base: microseconds
-    return float("inf")  # unknown: decode from the start
+    return math.nan
 
 
-def _pyav_window(container, stream, rate: int, start: float, length: float) -> np.ndarray:
-    """Decode ``length`` s from ``start`` s, mono float32 at the native rate."""
+def _mono_frames(container, stream, rate: int) -> Iterator[tuple[float | None, np.ndarray]]:
+    """(start in seconds if known, mono float32 samples at ``rate``) of each
+    decoded frame, from the container's current position."""
     import av
 
     # Planar float at the native rate and layout: downmix like soundfile does.
     resampler = av.AudioResampler(format="fltp", rate=rate)
-    if start > 0:
-        container.seek(int(start / stream.time_base), stream=stream)
-    wanted = int(length * rate) if np.isfinite(length) else None
-    chunks: list[np.ndarray] = []
-    collected = 0
     for frame in container.decode(stream):
-        frame_start = float(frame.pts * stream.time_base) if frame.pts is not None else start
+        start = frame.time if frame.time is not None and math.isfinite(frame.time) else None
         for planar in resampler.resample(frame):
             samples = _downmix(planar.to_ndarray().T)
-            skip = int(round((start - frame_start) * rate))
-            if skip > 0:  # seeking lands on the packet before `start`
-                samples = samples[skip:]
-            frame_start += planar.samples / rate
-            chunks.append(samples)
-            collected += len(samples)
-        if wanted is not None and collected >= wanted:
+            yield start, samples
+            start = None if start is None else start + len(samples) / rate
+
+
+def _pyav_window(container, stream, rate: int, start: float, length: float) -> np.ndarray:
+    """Decode ``length`` s from ``start`` s, mono float32 at the native rate.
+    Raises AudioError where the file ends well before the window does."""
+    if start > 0:  # microseconds (av.time_base): any stream, whatever its time base
+        container.seek(int(start * 1_000_000))
+    wanted = int(length * rate)
+    chunks: list[np.ndarray] = []
+    collected = 0
+    for frame_start, samples in _mono_frames(container, stream, rate):
+        skip = round((start - frame_start) * rate) if frame_start is not None else 0
+        if skip > 0:  # seeking lands on the packet before `start`
+            samples = samples[skip:]
+        chunks.append(samples)
+        collected += len(samples)
+        if collected >= wanted:
             break
     window = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
-    return window[:wanted] if wanted is not None else window
+    _check_complete(len(window), wanted, rate)
+    return window[:wanted]
+
+
+def _windows_in_order(
+    container, stream, rate: int, spans: list[tuple[float, float]]
+) -> list[np.ndarray]:
+    """The samples of each (start, length) span, decoding from the start without seeking."""
+    bounds = [(int(start * rate), int((start + length) * rate)) for start, length in spans]
+    pieces: list[list[np.ndarray]] = [[] for _ in spans]
+    position = 0  # samples decoded so far
+    for _, samples in _mono_frames(container, stream, rate):
+        for (first, last), piece in zip(bounds, pieces):
+            part = samples[max(first - position, 0) : max(last - position, 0)]
+            if len(part):
+                piece.append(part)
+        position += len(samples)
+        if position >= bounds[-1][1]:
+            break
+    return [np.concatenate(piece) if piece else np.zeros(0, np.float32) for piece in pieces]
 
 
 def _resample(samples: np.ndarray, native_rate: int, target_rate: int) -> np.ndarray:
@@ -221,3 +315,65 @@ def _plain(exc: Exception) -> str:
     """An exception's message on one line, without errno or path clutter."""
     message = getattr(exc, "strerror", None) or str(exc)
     return " ".join(str(message).split()) or type(exc).__name__
+
+
+@dataclass
+class CapturedText:
+    text: str = ""
+
+    def gist(self, limit: int = 60) -> str:
+        """The first line, cut to ``limit`` characters: short enough for a reason."""
+        line = self.text.split("\n", 1)[0]
+        return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+@contextmanager
+def captured_stderr() -> Iterator[CapturedText]:
+    """Send what is written to file descriptor 2 (by C libraries too) to a
+    temporary file instead of the terminal; its text is in the yielded
+    object once the block ends."""
+    captured = CapturedText()
+    offset = _stderr_sink.enter()
+    try:
+        yield captured
+    finally:
+        captured.text = _stderr_sink.leave(offset)
+
+
+class _StderrSink:
+    """fd 2 belongs to the process: threads that capture at the same time
+    share one redirection, which ends when the last of them leaves. Each
+    gets what was written while it was in (the others' text included)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._terminal = -1  # the real fd 2, while redirected
+        self._file: BinaryIO | None = None
+
+    def enter(self) -> int:
+        """Redirect (if not yet); the offset at which this caller's text starts."""
+        with self._lock:
+            sys.stderr.flush()
+            if self._users == 0:
+                self._file = tempfile.TemporaryFile()
+                self._terminal = os.dup(2)
+                os.dup2(self._file.fileno(), 2)
+            self._users += 1
+            return os.fstat(2).st_size
+
+    def leave(self, offset: int) -> str:
+        """What was written since ``offset``; restore fd 2 if last to leave."""
+        with self._lock:
+            sys.stderr.flush()
+            written = os.fstat(2).st_size - offset
+            text = os.pread(self._file.fileno(), written, offset) if written > 0 else b""
+            self._users -= 1
+            if self._users == 0:
+                os.dup2(self._terminal, 2)
+                os.close(self._terminal)
+                self._file.close()
+        return text.decode("utf-8", "replace").strip()
+
+
+_stderr_sink = _StderrSink()

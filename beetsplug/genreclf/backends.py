@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 Tag = TypeVar("Tag")
+# joblib's and loky's own warnings (physical cores not found, a generator
+# closed from another thread, a worker restarted) tell a beets user nothing.
+warnings.filterwarnings("ignore", module="joblib")
 DASK_INSTALL = "pip install 'beets-genreclf[dask]'"
 TASKS_AHEAD_PER_WORKER = 4  # dask: tasks submitted before the oldest is awaited
 
@@ -124,11 +127,9 @@ class JoblibBackend(Backend):
         from joblib import Parallel, parallel_config
 
         with (
-            warnings.catch_warnings(),  # joblib's notes on worker restarts are ours to report
             parallel_config(**self._joblib_config()),
             Parallel(n_jobs=jobs, return_as="generator") as parallel,
         ):
-            warnings.simplefilter("ignore", UserWarning)
             yield parallel
 
     def _joblib_config(self) -> dict:

@@ -339,6 +339,10 @@ class TaggingRun:
             " from the cache" if outcome.analysis.from_cache else "",
             list(item.genres), decision.genres,
         )
+        if outcome.analysis.decoder_messages:
+            self.log.debug(
+                "{}: decoder said: {}", shown_path(item.path), outcome.analysis.decoder_messages
+            )
         self.summary.genres[decision.label] += 1
         if pretend:
             self._show(item, decision)
