@@ -67,12 +67,14 @@ def per_source_table(evaluation: dict) -> str:
 
 def speed_section(metrics: dict) -> str:
     levels = metrics["speed_ms_per_patch"]
+    load = " / ".join(f"{x:.1f}" for x in metrics["load_average_before_speed"])
     int8 = metrics["int8"]
     drop = int8["accuracy_drop"]
     verdict = "kept: the shipped backbone is int8" if int8["kept"] else "not kept"
     return (
         "Milliseconds per 3 s patch, one onnxruntime thread, batches of 10 patches, median of 20 "
-        "after a warm-up (`training/musicnn_export.py`, `milliseconds_per_patch`):\n\n"
+        "after a warm-up (`training/musicnn_export.py`, `milliseconds_per_patch`); load average "
+        f"of the shared machine before measuring (1/5/15 min): {load}:\n\n"
         "| graph | ms per patch |\n|---|---|\n"
         f"| backbone, optimisation off (`ORT_DISABLE_ALL`) | {levels['none']:.1f} |\n"
         f"| backbone, basic optimisation | {levels['basic']:.1f} |\n"
@@ -176,8 +178,9 @@ make convert          # TF checkpoint -> training/cache/musicnn/msd_musicnn.onnx
 .venv/bin/python -m training.musicnn_genre --gtzan ../shared/gtzan --extra ../shared/extra
 ```
 
-Seed {metrics["seed"]}. Wall time of this run: {metrics["wall_minutes"]:.1f} min (patch features
-cached) on {metrics["machine"]} (2 cores shared with other jobs: speeds are indicative).
+Seed {metrics["seed"]}. Wall time of this run: {metrics["wall_minutes"]:.1f} min on
+{metrics["machine"]} (2 cores shared with other jobs: speeds are indicative). Patch features are
+cached per backbone file under `training/cache/musicnn`: a rerun skips decoding and embedding.
 
 ## Where the backbone comes from
 

@@ -62,6 +62,8 @@ def with_head(backbone: onnx.ModelProto, head: LogRegHead, with_tags: bool) -> o
             "probabilities", onnx.TensorProto.FLOAT, ["batch", len(bias)]
         ),
     )
+    for value in [*graph.input, *graph.output]:  # tf2onnx names the batch axis unk__N
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
     return model
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -190,6 +191,7 @@ def main() -> None:
         },
         "calibration": calibration,
         "int8": int8,
+        "load_average_before_speed": list(os.getloadavg()),  # shared cores: context for speeds
         "speed_ms_per_patch": {
             level: milliseconds_per_patch(BACKBONE_PATH, level)
             for level in ("none", "basic", "all")
