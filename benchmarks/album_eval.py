@@ -2,8 +2,8 @@
 
     python -m benchmarks.album_eval [--model PATH] [--gtzan DIR] [--extra DIR]
 
-Each clip is analysed as tagging does (the model's front-end, the default
-windows) and read through a standardised logistic regression on the model's
+Each clip is analysed as tagging does (the model's front-end and its
+recommended windows) and read through a standardised logistic regression on the model's
 embedding, with out-of-fold predictions: folds group whole pseudo-albums, so
 no album (~artist) is on both sides. Pseudo-albums: in ../shared/extra the
 clips of one named artist; in GTZAN, runs of ALBUM_SIZE consecutive clip
@@ -60,7 +60,8 @@ def extra_clips(root: Path) -> list[Clip]:
 
 
 def embeddings(clips: list[Clip], model: GenreModel) -> tuple[list[Clip], np.ndarray]:
-    ref, windows = reference(model), WindowPolicy()
+    count, seconds = model.windows  # what tagging hears by default
+    ref, windows = reference(model), WindowPolicy(window_seconds=seconds, max_windows=count)
     with parallel_config(backend="loky", inner_max_num_threads=1):
         results = Parallel(n_jobs=-1)(delayed(analyse_file)(str(c.path), ref, windows) for c in clips)
     kept = [(c, r.prediction.embedding) for c, r in zip(clips, results) if r.prediction is not None]

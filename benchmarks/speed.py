@@ -1,13 +1,15 @@
 """How fast is `beet genreclf`, against a naive baseline and against the floor?
 
     python -m benchmarks.speed [--music DIR] [--tracks 100] [--scale-tracks 2000]
+                               [--model accurate] [--other-models fast]
 
 Measures on the same files, in one run:
   full path   `beet genreclf -w` on a real beets library (database and tag
               writes included), with 1 worker and with all cores;
   baseline    what a tutorial would write: librosa.load the whole file, MFCCs
-              of each 3 s segment one by one, one model call per segment,
-              one process;
+              of each 3 s segment one by one, one call of the MFCC LSTM per
+              segment, one process;
+  models      the full path with all cores for each of --other-models;
   floor       what a worker does (decode the analysed windows, compute
               their MFCCs, run the model), nothing else, worker pool
               already started; with 1 and all cores;
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import beets
@@ -38,7 +41,7 @@ import psutil
 from beets.library import Item, Library
 
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from beetsplug.genreclf.model import DEFAULT_MODEL, GenreModel, model_path
 from beetsplug.genreclf.run import setup_name
 
 from .corpus import CACHE, make_corpus, music_files, pool
@@ -71,6 +74,8 @@ def main() -> None:
     parser.add_argument("--scale-tracks", type=int, default=2000, help="0 to skip")
     parser.add_argument("--skip-items", type=int, default=10000, help="0 to skip")
     parser.add_argument("--jobs", type=int, default=CORES, help="'all cores' means this")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="packaged model measured")
+    parser.add_argument("--other-models", default="", help="also their full path, comma-separated")
     parser.add_argument("--formats", default="mp3,flac,ogg", help="generated corpus formats")
     parser.add_argument(
         "--backend",
@@ -90,25 +95,35 @@ def main() -> None:
     if not sources:
         sys.exit(f"no audio files under {args.music}")
     print(machine_line())
-    model = GenreModel(DEFAULT_MODEL_PATH)
+    model = GenreModel(model_path(args.model))
+    windows = WindowPolicy(window_seconds=model.windows[1], max_windows=model.windows[0])
+    print(f"model: {args.model} ({model.identity}), windows {windows.max_windows}x{windows.window_seconds:g} s")
     results = []
 
     tracks = make_corpus(work / "tracks", sources, args.tracks)
     print(f"corpus: {len(tracks)} tracks, {corpus_summary(tracks)}\n", flush=True)
-    startup = full_path(work / "startup", tracks[:2], jobs=args.jobs, name="start-up: 2 tracks")
-    one = full_path(work / "full-1", tracks, jobs=1, name="full path, 1 worker")
-    full = full_path(
-        work / "full-n", tracks, jobs=args.jobs, name=f"full path, {args.jobs} workers"
-    )
-    floor_one = floor(tracks, model, 1)
-    floor_run = floor(tracks, model, args.jobs)
+    path = partial(full_path, model=args.model)
+    startup = path(work / "startup", tracks[:2], jobs=args.jobs, name="start-up: 2 tracks")
+    one = path(work / "full-1", tracks, jobs=1, name="full path, 1 worker")
+    full = path(work / "full-n", tracks, jobs=args.jobs, name=f"full path, {args.jobs} workers")
+    floor_one = floor(tracks, model, windows, 1)
+    floor_run = floor(tracks, model, windows, args.jobs)
     naive = baseline(
-        tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks], model
+        tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks],
+        GenreModel(model_path("fast")),
     )
     results += [startup, one, full, floor_one, floor_run, naive]
+    others = [
+        full_path(
+            work / f"full-{name}", tracks, jobs=args.jobs, model=name,
+            name=f"full path, {args.jobs} workers, {name}",
+        )
+        for name in filter(None, args.other_models.split(","))
+    ]
+    results += others
     other = None
     if args.backend != "loky":
-        other = full_path(
+        other = path(
             work / "full-other",
             tracks,
             jobs=args.jobs,
@@ -118,10 +133,10 @@ def main() -> None:
         results.append(other)
     scale = None
     if args.scale_tracks:
-        small = full_path(work / "small", tracks[:100], jobs=args.jobs, name="memory: 100 tracks")
+        small = path(work / "small", tracks[:100], jobs=args.jobs, name="memory: 100 tracks")
         results.append(small)
         linked = make_corpus(work / "scale", tracks, args.scale_tracks, link=True)
-        scale = full_path(
+        scale = path(
             work / "full-scale",
             linked,
             jobs=args.jobs,
@@ -129,7 +144,11 @@ def main() -> None:
             copy=False,
         )
         results.append(scale)
-    rerun = skip_run(work / "skip", tracks, model, args.skip_items) if args.skip_items else None
+    rerun = (
+        skip_run(work / "skip", tracks, args.model, setup_name(model.identity, windows), args.skip_items)
+        if args.skip_items
+        else None
+    )
     if rerun:
         results.append(rerun)
 
@@ -138,6 +157,8 @@ def main() -> None:
         print(result.row())
     print()
     print(f"speed-up over the naive baseline: {full.rate / naive.rate:6.1f}x")
+    for other_run in others:
+        print(f"  {other_run.name}: {other_run.rate / naive.rate:6.1f}x the naive baseline")
     print(f"efficiency against the floor:     {full.rate / floor_run.rate:6.0%}")
     if other:
         print(
@@ -175,7 +196,7 @@ def corpus_summary(tracks: list[Path]) -> str:
 
 
 def make_library(
-    folder: Path, tracks: list[Path], copy: bool = True, backend: str = "loky"
+    folder: Path, tracks: list[Path], copy: bool = True, backend: str = "loky", model: str = ""
 ) -> Path:
     """A fresh beets library in ``folder`` holding (copies of) ``tracks``."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -184,6 +205,7 @@ def make_library(
     (folder / "config.yaml").write_text(
         f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
         f"create_backup_before_migrations: no\ngenreclf:\n  auto: no\n  backend: {backend}\n"
+        f"  model: '{model}'\n"
     )
     lib = Library(str(folder / "library.db"), str(music))
     with lib.transaction():
@@ -205,22 +227,23 @@ def full_path(
     name: str,
     copy: bool = True,
     backend: str = "loky",
+    model: str = "",
 ) -> Measurement:
     """`beet genreclf -w -j JOBS` on a fresh library of ``tracks``."""
-    make_library(folder, tracks, copy=copy, backend=backend)
+    make_library(folder, tracks, copy=copy, backend=backend, model=model)
     print(f"{name}: {len(tracks)} tracks ...", flush=True)
     seconds, peak = run_measured([str(BEET), "genreclf", "-w", "-j", str(jobs)], folder)
     return Measurement(name, len(tracks), seconds, peak)
 
 
-def skip_run(folder: Path, tracks: list[Path], model: GenreModel, items: int) -> Measurement:
+def skip_run(folder: Path, tracks: list[Path], model: str, setup: str, items: int) -> Measurement:
     """`beet genreclf` over ``items`` items that the current model already
     analysed (their stored fields say so): it must skip without decoding."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(
         f"directory: {folder}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
-        "create_backup_before_migrations: no\n"
+        f"create_backup_before_migrations: no\ngenreclf:\n  model: '{model}'\n"
     )
     lib = Library(str(folder / "library.db"), str(folder))
     with lib.transaction():
@@ -228,7 +251,7 @@ def skip_run(folder: Path, tracks: list[Path], model: GenreModel, items: int) ->
             item = Item(path=str(tracks[index % len(tracks)]), title=f"track {index}")
             item.update(
                 {
-                    "genreclf_model": setup_name(model.identity, WindowPolicy()),
+                    "genreclf_model": setup,
                     "genreclf_genre": "rock",
                     "genreclf_confidence": 0.9,
                 }
@@ -268,17 +291,16 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def floor(tracks: list[Path], model: GenreModel, jobs: int) -> Measurement:
+def floor(tracks: list[Path], model: GenreModel, windows, jobs: int) -> Measurement:
     """Decode the analysed windows, compute MFCCs and predict in ``jobs``
     warm worker processes (one job: in this process), one BLAS thread each."""
     from joblib import Parallel, delayed, parallel_config
     from threadpoolctl import threadpool_limits
 
     from beetsplug.genreclf.analysis import analyse_file
-    from beetsplug.genreclf.audio import WindowPolicy
     from beetsplug.genreclf.model import reference
 
-    windows, ref = WindowPolicy(), reference(model)
+    ref = reference(model)
     print(f"floor, {jobs} workers: {len(tracks)} tracks ...", flush=True)
     with (
         threadpool_limits(1),
