@@ -63,7 +63,8 @@ def embeddings(clips: list[Clip], model: GenreModel) -> tuple[list[Clip], np.nda
     count, seconds = model.windows  # what tagging hears by default
     ref, windows = reference(model), WindowPolicy(window_seconds=seconds, max_windows=count)
     with parallel_config(backend="loky", inner_max_num_threads=1):
-        results = Parallel(n_jobs=-1)(delayed(analyse_file)(str(c.path), ref, windows) for c in clips)
+        tasks = (delayed(analyse_file)(str(clip.path), ref, windows) for clip in clips)
+        results = Parallel(n_jobs=-1)(tasks)
     kept = [(c, r.prediction.embedding) for c, r in zip(clips, results) if r.prediction is not None]
     return [c for c, _ in kept], np.stack([e for _, e in kept])
 

@@ -97,7 +97,7 @@ def main() -> None:
     print(machine_line())
     model = GenreModel(model_path(args.model))
     windows = WindowPolicy(window_seconds=model.windows[1], max_windows=model.windows[0])
-    print(f"model: {args.model} ({model.identity}), windows {windows.max_windows}x{windows.window_seconds:g} s")
+    print(f"model: {args.model} ({model.identity}), windows {setup_name('', windows).strip()}")
     results = []
 
     tracks = make_corpus(work / "tracks", sources, args.tracks)
@@ -145,7 +145,9 @@ def main() -> None:
         )
         results.append(scale)
     rerun = (
-        skip_run(work / "skip", tracks, args.model, setup_name(model.identity, windows), args.skip_items)
+        skip_run(
+            work / "skip", tracks, args.model, setup_name(model.identity, windows), args.skip_items
+        )
         if args.skip_items
         else None
     )

@@ -102,7 +102,9 @@ class GenreClfPlugin(BeetsPlugin):
         from .commands import run_command, subcommand
 
         command = subcommand()
-        command.func = lambda lib, opts, args: run_command(self.settings, self._log, lib, opts, args)
+        command.func = lambda lib, opts, args: run_command(
+            self.settings, self._log, lib, opts, args
+        )
         return [command]
 
     @cached_property

@@ -172,7 +172,8 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
     )
     with TaggingRun(settings, lib, log, base=True) as run:
         try:
-            check_enough([(label, artist_of(item)) for item, label in chosen], labels, wanted.min_examples)
+            by_artist = [(label, artist_of(item)) for item, label in chosen]
+            check_enough(by_artist, labels, wanted.min_examples)
             examples = run.embeddings(chosen)
             check_enough([(e.label, e.group) for e in examples], labels, wanted.min_examples)
             head, evaluation = fit_head(

@@ -169,7 +169,9 @@ class TaggingRun:
             cache_path = cache_file(self.lib.path, Path(config.config_dir()))
             cache = AnalysisCache(cache_path, self.setup)
             self._resources.callback(cache.close)
-            backend = make_backend(settings.backend, settings.dask_scheduler, settings.dask_path_map)
+            backend = make_backend(
+                settings.backend, settings.dask_scheduler, settings.dask_path_map
+            )
             try:
                 self._resources.enter_context(backend.session(jobs))
             except BackendError as exc:

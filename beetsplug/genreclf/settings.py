@@ -73,7 +73,7 @@ class Settings:
         """These settings with ``-j`` applied (checked like the config key)."""
         if jobs is None:
             return self
-        return dataclasses.replace(self, jobs=_checked("-j/--jobs", jobs, _non_negative_int))
+        return dataclasses.replace(self, jobs=_parsed("-j/--jobs", jobs, _non_negative_int))
 
     def workers(self, files: int) -> int:
         """Worker processes for ``files`` files: never more than the cores or
@@ -89,30 +89,22 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         auto=_read(view["auto"], bool),
         mode=_read(view["mode"], confuse.Choice(MODES)),
         genres_from=_read(view["genres_from"], confuse.Choice(GENRES_FROM)),
-        min_confidence=_checked("genreclf.min_confidence", view["min_confidence"].get(), _threshold),
-        label_map=_checked("genreclf.map", view["map"].get(), _label_map),
+        min_confidence=_checked(view["min_confidence"], _threshold),
+        label_map=_checked(view["map"], _label_map),
         model=_model(view["model"]),
-        jobs=_checked("genreclf.jobs", view["jobs"].get(), _non_negative_int),
-        window_count=_checked("genreclf.windows", view["windows"].get(), _auto(_window_count)),
-        window_seconds=_checked(
-            "genreclf.window_seconds", view["window_seconds"].get(), _auto(_window_seconds)
-        ),
+        jobs=_checked(view["jobs"], _non_negative_int),
+        window_count=_checked(view["windows"], _auto(_window_count)),
+        window_seconds=_checked(view["window_seconds"], _auto(_window_seconds)),
         custom_tags=_read(view["custom_tags"], bool),
-        explain_limit=_checked("genreclf.explain_limit", view["explain_limit"].get(), _positive_int),
+        explain_limit=_checked(view["explain_limit"], _positive_int),
         backend=_read(view["backend"], confuse.Choice(list(BACKENDS))),
-        dask_scheduler=_checked(
-            "genreclf.dask.scheduler", view["dask"]["scheduler"].get(), _scheduler
-        ),
-        dask_path_map=tuple(
-            _checked("genreclf.dask.path_map", view["dask"]["path_map"].get(), _string_map).items()
-        ),
+        dask_scheduler=_checked(view["dask"]["scheduler"], _scheduler),
+        dask_path_map=tuple(_checked(view["dask"]["path_map"], _string_map).items()),
         learn=LearnSettings(
-            min_examples=_checked("genreclf.learn.min_examples", learn["min_examples"].get(), _at_least_two),
-            labels=tuple(_checked("genreclf.learn.labels", learn["labels"].get(), _strings)),
-            synonyms=_checked("genreclf.learn.map", learn["map"].get(), _string_map),
-            target_precision=_checked(
-                "genreclf.learn.target_precision", learn["target_precision"].get(), _fraction
-            ),
+            min_examples=_checked(learn["min_examples"], _at_least_two),
+            labels=tuple(_checked(learn["labels"], _strings)),
+            synonyms=_checked(learn["map"], _string_map),
+            target_precision=_checked(learn["target_precision"], _fraction),
         ),
     )
 
@@ -133,7 +125,12 @@ def _read(view: confuse.ConfigView, template: Any) -> Any:
         raise SettingsError(f"genreclf: bad configuration: {exc}") from exc
 
 
-def _checked(key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
+def _checked(view: confuse.ConfigView, parse: Callable[[Any], Any]) -> Any:
+    """``parse`` of the view's value; one line naming the key if it is bad."""
+    return _parsed(view.name, view.get(), parse)
+
+
+def _parsed(key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
     try:
         return parse(value)
     except (TypeError, ValueError) as exc:

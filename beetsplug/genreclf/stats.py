@@ -120,10 +120,16 @@ def album_stats_text(stats: AlbumStats, query: Sequence[str] = ()) -> str:
         tracks = ", ".join(f"{label} {n}" for label, n in row.track_labels.most_common())
         lines.append(f"  {row.confidence:.2f} {row.label:<10} tracks: {tracks:<30} {row.name}")
     threshold = f"confidence ≥ {stats.min_confidence:g}"
-    lines += ["", f"{len(stats.disagreements)} albums whose genres disagree with a prediction at {threshold}:"]
+    lines += [
+        "",
+        f"{len(stats.disagreements)} albums whose genres disagree with a prediction "
+        f"at {threshold}:",
+    ]
     for row in stats.disagreements:
         genres = _cut("; ".join(row.genres), GENRES_WIDTH)
-        lines.append(f"  {row.confidence:.2f} {row.label:<10} {genres:<{GENRES_WIDTH + 2}}{row.name}")
+        lines.append(
+            f"  {row.confidence:.2f} {row.label:<10} {genres:<{GENRES_WIDTH + 2}}{row.name}"
+        )
     return "\n".join(lines)
 
 
