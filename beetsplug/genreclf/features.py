@@ -30,8 +30,19 @@ def _too_short(seconds: float, params: FeatureParams) -> FeatureError:
     return FeatureError(f"too short to analyse ({seconds:.2f} s; needs {needed:.2f} s)")
 
 
+class _Stored:
+    """Parameters that travel in a model's metadata as a JSON object."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class FeatureParams:
+class FeatureParams(_Stored):
     """How audio becomes model input.
 
     sample_rate: audio is resampled to this rate (Hz) before analysis.
@@ -55,13 +66,6 @@ class FeatureParams:
     segment_frames: int = 130
     segment_hop_frames: int = 130
     min_frames: int = 32
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> FeatureParams:
-        return cls(**values)
 
     def segments_per_window(self, windows: list[np.ndarray]) -> list[np.ndarray]:
         return segments_per_window(windows, self)
@@ -183,7 +187,7 @@ def segments_per_window(
 
 
 @dataclass(frozen=True)
-class LogMelParams:
+class LogMelParams(_Stored):
     """How audio becomes musicnn's input: compressed log-mel patches.
 
     sample_rate: audio is resampled to this rate (Hz) before analysis.
@@ -206,13 +210,6 @@ class LogMelParams:
     log_gain: float = 10000.0
     patch_frames: int = 187
     min_frames: int = 94
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> LogMelParams:
-        return cls(**values)
 
     def segments_per_window(self, windows: list[np.ndarray]) -> list[np.ndarray]:
         """The patches of each decoded window, (n, patch_frames, n_mels) each;
