@@ -202,14 +202,17 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
 
         check_plot_path(opts.plot)  # before any work
     albums = list(lib.albums(args)) if opts.album else []
-    items = [item for album in albums for item in album.items()] or list(lib.items(args))
+    if opts.album:
+        items = [item for album in albums for item in album.items()]
+    else:
+        items = list(lib.items(args))
     limit = settings.explain_limit
     if len(items) > limit:
         raise ui.UserError(
             f"genreclf: --explain shows at most {limit} items and the query matches "
             f"{len(items)}; narrow it or raise genreclf.explain_limit"
         )
-    if not items or (opts.album and not albums):
+    if not items:
         ui.print_(no_items_text(args))
         return
     width = min(ui.term_width(), 100)
