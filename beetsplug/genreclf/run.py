@@ -155,9 +155,10 @@ class TaggingRun:
             threshold = self.labeller.min_confidence
         return GenrePolicy(self.settings.mode, threshold, self.settings.label_map)
 
-    def analyzer(self, files: int | None = None) -> Analyzer:
-        """Workers for ``files`` files (None: as many as allowed), the cache
-        open; started once per run, however many times it is asked for."""
+    def analyzer(self, files: int) -> Analyzer:
+        """Workers for ``files`` files (for an import, whose files keep
+        coming: as many as allowed), the cache open; started once per run,
+        however many times it is asked for."""
         if self._analyzer is None:
             from .analysis import Analyzer
             from .backends import BackendError, make_backend
@@ -165,7 +166,8 @@ class TaggingRun:
             from .model import reference
 
             settings = self.settings
-            jobs = settings.workers(files if files is not None else os.cpu_count() or 1)
+            # An import's files keep coming: size its pool by the cores alone.
+            jobs = settings.workers((os.cpu_count() or 1) if self.summary.open_ended else files)
             cache_path = cache_file(self.lib.path, Path(config.config_dir()))
             cache = AnalysisCache(cache_path, self.setup)
             self._resources.callback(cache.close)
@@ -189,38 +191,26 @@ class TaggingRun:
         write: bool,
         force: bool = False,
         pretend: bool = False,
-        files: int | None = None,
     ) -> None:
         """Analyse ``items`` (those not analysed by this setup, unless
         ``force``), store their predictions and, if ``write``, write our tags.
         Each item is stored as soon as it is done: an interrupted run loses
-        nothing. ``files``: how many the whole run may analyse (sizes the
-        worker pool; None for an import)."""
+        nothing."""
         self.policy  # a configuration error stops us before any work
-        summary = self.summary
-        summary.total += len(items)
-        summary.pretend = pretend
-        todo = []
+        self.summary.total += len(items)
+        self.summary.pretend = pretend
+        work = []
         for item in items:
             if not force and item.get(MODEL_FIELD) == self.labeller.identity:
-                summary.skipped += 1
-                if write and not pretend:
-                    self._write(item)  # the file must say what the database says
-            elif not force and self._known_unanalysable(item):
-                summary.unanalysable_skipped += 1
-            else:
-                todo.append(item)
-        if not todo:
+                self._skip([item], write, pretend)
+            elif self._worth_trying(item, force):
+                work.append((item, os.fsdecode(item.path)))
+        if not work:
             return
-        analyzer = self.analyzer(len(todo) if files is None else files)
-        work = [(item, os.fsdecode(item.path)) for item in todo]
-        try:
-            for outcome in self._outcomes(work):
-                with interrupt_deferred():
-                    self._apply(outcome, write, pretend)
-                self._progress()
-        finally:
-            summary.from_cache = analyzer.cache.hits
+        for outcome in self._outcomes(work):
+            with interrupt_deferred():
+                self._apply(outcome, write, pretend)
+            self._progress()
 
     def tag_albums(
         self, albums: Sequence[Album], write: bool, force: bool = False, pretend: bool = False
@@ -242,19 +232,13 @@ class TaggingRun:
                 continue
             plans.append(album)
             for item in items:
-                if not force and self._known_unanalysable(item):
-                    self.summary.unanalysable_skipped += 1
-                else:
+                if self._worth_trying(item, force):
                     work.append(((len(plans) - 1, item), os.fsdecode(item.path)))
         if not work:
             return
-        self.analyzer(len(work))
-        try:
-            outcomes = self._outcomes(work)
-            for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
-                self._apply_album(plans[index], list(group), write, force, pretend)
-        finally:
-            self.summary.from_cache = self._analyzer.cache.hits
+        outcomes = self._outcomes(work)
+        for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
+            self._apply_album(plans[index], list(group), write, force, pretend)
 
     def _album_done(self, album: Album, items: list[Item]) -> bool:
         identity = self.labeller.identity
@@ -315,13 +299,17 @@ class TaggingRun:
         album.store(inherit=False)  # its tracks' genres were decided one by one
 
     def _outcomes(self, work: list, detail: bool = False) -> Iterator[Outcome]:
-        """The analyser's outcomes; a backend that cannot run is one UserError."""
+        """The outcomes of analysing ``work`` ((key, path) pairs), in order,
+        counting cache hits; a backend that cannot run is one UserError."""
         from .backends import BackendError
 
+        analyzer = self.analyzer(len(work))
         try:
-            yield from self._analyzer.analyse(work, detail)
+            yield from analyzer.analyse(work, detail)
         except BackendError as exc:
             raise ui.UserError(f"genreclf: {exc}") from exc
+        finally:
+            self.summary.from_cache = analyzer.cache.hits
 
     def _apply(self, outcome: Outcome[Item], write: bool, pretend: bool) -> None:
         item = outcome.key
@@ -395,17 +383,27 @@ class TaggingRun:
     def _unanalysable(self, item: Item, reason: str, pretend: bool) -> None:
         """One greppable line per file; the reason is stored with the file's
         state, so the next run skips it unless the file (or setup) changes."""
-        self.log.error("{}: {}", shown_path(item.path), reason)
-        self.summary.failed[reason] += 1
+        self._failed(item, reason)
         state = self._file_state(item)
         if pretend or state is None:
             return
         item.update({ERROR_FIELD: reason, ERROR_ON_FIELD: state})
         item.store()
 
-    def _known_unanalysable(self, item: Item) -> bool:
+    def _failed(self, item: Item, reason: str | None) -> None:
+        """One greppable line per file that could not be analysed."""
+        reason = reason or "unknown error"
+        self.log.error("{}: {}", shown_path(item.path), reason)
+        self.summary.failed[reason] += 1
+
+    def _worth_trying(self, item: Item, force: bool) -> bool:
+        """False (and counted) for a file an earlier run could not analyse,
+        unchanged since, unless ``force``."""
         recorded = item.get(ERROR_ON_FIELD)
-        return recorded is not None and recorded == self._file_state(item)
+        if force or recorded is None or recorded != self._file_state(item):
+            return True
+        self.summary.unanalysable_skipped += 1
+        return False
 
     def _file_state(self, item: Item) -> str | None:
         """The file's size and mtime, with the setup; None for a file we
@@ -466,17 +464,14 @@ class TaggingRun:
         summary.total += len(chosen)
         examples = []
         work = [((item, label), os.fsdecode(item.path)) for item, label in chosen]
-        analyzer = self.analyzer(len(work))
         for outcome in self._outcomes(work):
             item, label = outcome.key
             if outcome.prediction is None:
-                self.log.error("{}: {}", shown_path(item.path), outcome.error)
-                summary.failed[outcome.error or "unknown error"] += 1
+                self._failed(item, outcome.error)
                 continue
             summary.analysed += 1
             examples.append(Example(label, artist_of(item), outcome.prediction.embedding))
             self._progress()
-        summary.from_cache = analyzer.cache.hits
         self.log.info(
             "embeddings: {} from the cache, {} decoded, {} failed",
             summary.from_cache, summary.analysed - summary.from_cache, summary.failures,
@@ -490,12 +485,10 @@ class TaggingRun:
 
         detail = self.labeller.head is not None
         work = [(item, os.fsdecode(item.path)) for item in items]
-        self.analyzer(len(work))
         for outcome in self._outcomes(work, detail=True):
             item = outcome.key
             if outcome.prediction is None:
-                self.log.error("{}: {}", shown_path(item.path), outcome.error)
-                self.summary.failed[outcome.error or "unknown error"] += 1
+                self._failed(item, outcome.error)
                 continue
             prediction = self._in_labels(outcome.prediction) if detail else outcome.prediction
             path = shown_path(item.path)
@@ -514,15 +507,13 @@ class TaggingRun:
             for index, album in enumerate(albums)
             for item in album.items()
         ]
-        self.analyzer(len(work))
         outcomes = self._outcomes(work)
         for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
             names, probabilities = [], []
             for outcome in group:
                 _, item = outcome.key
                 if outcome.prediction is None:
-                    self.log.error("{}: {}", shown_path(item.path), outcome.error)
-                    self.summary.failed[outcome.error or "unknown error"] += 1
+                    self._failed(item, outcome.error)
                     continue
                 names.append(f"{item.track:02d}" if item.track else item.title[:8])
                 probabilities.append(self.labeller.probabilities(outcome.prediction))
