@@ -18,7 +18,7 @@ from hypothesis import settings
 
 from tests.audiogen import STYLES, write_track
 
-FUZZ_EXAMPLES = 15_000  # per property: 3.5 minutes in all on 2 cores
+FUZZ_EXAMPLES = 15_000  # per property: 1.5-3.5 minutes in all on 2 cores
 FORMATS = (".mp3", ".flac", ".ogg", ".wav", ".aiff", ".m4a")
 
 settings.register_profile("ci", derandomize=True, max_examples=100, deadline=None, database=None)
