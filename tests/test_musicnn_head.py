@@ -69,3 +69,35 @@ def test_geometric_mean_of_patches_is_the_head_on_the_mean(tmp_path, with_tags):
         log_mean = np.log(probabilities).mean(axis=0)
         geometric = np.exp(log_mean - np.logaddexp.reduce(log_mean))
         np.testing.assert_allclose(geometric, head.predict([inputs(track)])[0], atol=1e-5)
+
+
+def conflicting_sources(rng: np.random.Generator):
+    """Two labels on one feature: 40 GTZAN-like clips per label where the
+    sign of the feature gives the label, and 6 real recordings per label
+    (one artist each) that say the opposite."""
+    values = np.concatenate([rng.normal(-1, 0.2, 40), rng.normal(1, 0.2, 40)])
+    real_values = np.concatenate([rng.normal(-1, 0.2, 6), rng.normal(1, 0.2, 6)])
+    sequences = [np.array([[v]]) for v in np.concatenate([values, real_values])]
+    labels = np.array([0] * 40 + [1] * 40 + [1] * 6 + [0] * 6)
+    groups = np.array([f"gtzan:{i % 3}" for i in range(80)] + [f"artist:{i}" for i in range(12)])
+    real = np.array([False] * 80 + [True] * 12)
+    return sequences, labels, groups, real
+
+
+@pytest.mark.parametrize(
+    ("real_weights", "flag_real", "chosen_weight", "label_at_minus_one"),
+    [
+        ((1.0, 3.0, 10.0), True, 10.0, 1),  # the real recordings outweigh GTZAN
+        ((1.0, 3.0, 10.0), False, 1.0, 0),  # nothing flagged real: GTZAN decides
+        (None, True, 1.0, 0),  # the plain head does not weight them
+    ],
+)
+def test_real_recordings_weighted_as_chosen_on_them(
+    real_weights, flag_real, chosen_weight, label_at_minus_one
+):
+    sequences, labels, groups, real = conflicting_sources(np.random.default_rng(0))
+    head = LogRegHead(2, real_weights=real_weights).fit(
+        sequences, labels, groups, real if flag_real else None
+    )
+    assert head.chosen_real_weight == chosen_weight
+    assert head.predict([np.array([[-1.0]])])[0].argmax() == label_at_minus_one

@@ -34,6 +34,11 @@ def sequences_for(features: dict[str, PatchFeatures], candidate: str) -> Sequenc
     ]
 
 
+def is_real(tracks: list[Track]) -> np.ndarray:
+    """Which tracks are real recordings (the extra ones), not GTZAN clips."""
+    return np.array([t.source == "extra" for t in tracks])
+
+
 def fit_predict(
     candidate: str,
     sequences: Sequences,
@@ -48,6 +53,7 @@ def fit_predict(
         sequences(train),
         np.array([index[t.label] for t in train]),
         np.array([t.group for t in train]),
+        is_real(train),
     )
     return head.predict(test_inputs)
 
@@ -80,6 +86,7 @@ def extra_cv(
             sequences(train),
             np.array([index[t.label] for t in train]),
             np.array([t.group for t in train]),
+            is_real(train),
         )
         for name, view in views.items():
             probabilities[name][test] = head.predict(view([extra[i] for i in test]))
@@ -96,38 +103,6 @@ def per_origin(extra: list[Track], truth: np.ndarray, probabilities: np.ndarray)
             "accuracy": float(correct[origins == origin].mean()),
         }
         for origin in sorted(set(origins))
-    }
-
-
-def evaluate_candidate(
-    candidate: str,
-    features: dict[str, PatchFeatures],
-    gtzan: list[Track],
-    extra: list[Track],
-    labels: list[str],
-    seed: int,
-) -> dict:
-    """Metrics of one candidate under the three protocols, with the
-    out-of-fold predictions (for calibration)."""
-    index = {label: i for i, label in enumerate(labels)}
-    sequences = sequences_for(features, candidate)
-    gtzan_truth = np.array([index[t.label] for t in gtzan])
-    extra_truth = np.array([index[t.label] for t in extra])
-    in_gtzan = gtzan_cv(candidate, sequences, gtzan, labels, seed)
-    print(f"{candidate}: GTZAN CV done", file=sys.stderr, flush=True)
-    on_extra = extra_cv(candidate, sequences, gtzan, extra, labels, seed, {"whole": sequences})
-    on_extra = on_extra["whole"]
-    gtzan_only = fit_predict(candidate, sequences, gtzan, sequences(extra), labels, seed)
-    print(f"{candidate}: extra CV done", file=sys.stderr, flush=True)
-    return {
-        "gtzan_cv": track_metrics(gtzan_truth, in_gtzan, labels),
-        "extra_cv": track_metrics(extra_truth, on_extra, labels),
-        "extra_cv_per_source": per_origin(extra, extra_truth, on_extra),
-        "gtzan_only_on_extra": track_metrics(extra_truth, gtzan_only, labels),
-        "out_of_fold": {
-            "truth": np.concatenate([gtzan_truth, extra_truth]).tolist(),
-            "probabilities": np.concatenate([in_gtzan, on_extra]).tolist(),
-        },
     }
 
 
@@ -161,7 +136,7 @@ def window_views(sequences: Sequences, patch_seconds: float) -> dict[str, Sequen
     }
 
 
-def evaluate_windows(
+def evaluate_candidate(
     candidate: str,
     features: dict[str, PatchFeatures],
     gtzan: list[Track],
@@ -170,16 +145,35 @@ def evaluate_windows(
     seed: int,
     patch_seconds: float,
 ) -> dict:
-    """Extra-CV metrics when only the windows of each policy are analysed."""
+    """Metrics of one candidate under the three protocols, the extra CV
+    again with only each window policy's patches analysed (same heads), and
+    the out-of-fold predictions (for calibration)."""
     index = {label: i for i, label in enumerate(labels)}
     sequences = sequences_for(features, candidate)
-    views = window_views(sequences, patch_seconds)
-    truth = np.array([index[t.label] for t in extra])
-    found = extra_cv(candidate, sequences, gtzan, extra, labels, seed, views)
+    gtzan_truth = np.array([index[t.label] for t in gtzan])
+    extra_truth = np.array([index[t.label] for t in extra])
+    in_gtzan = gtzan_cv(candidate, sequences, gtzan, labels, seed)
+    print(f"{candidate}: GTZAN CV done", file=sys.stderr, flush=True)
+    windows = window_views(sequences, patch_seconds)
+    on_extra = extra_cv(
+        candidate, sequences, gtzan, extra, labels, seed, {"whole": sequences, **windows}
+    )
+    gtzan_only = fit_predict(candidate, sequences, gtzan, sequences(extra), labels, seed)
+    print(f"{candidate}: extra CV done", file=sys.stderr, flush=True)
     return {
-        name: {
-            **track_metrics(truth, probabilities, labels),
-            "mean_patches": float(np.mean([len(s) for s in views[name](extra)])),
-        }
-        for name, probabilities in found.items()
+        "gtzan_cv": track_metrics(gtzan_truth, in_gtzan, labels),
+        "extra_cv": track_metrics(extra_truth, on_extra["whole"], labels),
+        "extra_cv_per_source": per_origin(extra, extra_truth, on_extra["whole"]),
+        "gtzan_only_on_extra": track_metrics(extra_truth, gtzan_only, labels),
+        "windows": {
+            name: {
+                **track_metrics(extra_truth, on_extra[name], labels),
+                "mean_patches": float(np.mean([len(s) for s in view(extra)])),
+            }
+            for name, view in windows.items()
+        },
+        "out_of_fold": {
+            "truth": np.concatenate([gtzan_truth, extra_truth]).tolist(),
+            "probabilities": np.concatenate([in_gtzan, on_extra["whole"]]).tolist(),
+        },
     }
