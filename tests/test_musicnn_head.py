@@ -85,18 +85,19 @@ def conflicting_sources(rng: np.random.Generator):
 
 
 @pytest.mark.parametrize(
-    ("real_weights", "flag_real", "chosen_weight", "label_at_minus_one"),
+    ("real_weights", "real_score", "flag_real", "chosen_weight", "label_at_minus_one"),
     [
-        ((1.0, 3.0, 10.0), True, 10.0, 1),  # the real recordings outweigh GTZAN
-        ((1.0, 3.0, 10.0), False, 1.0, 0),  # nothing flagged real: GTZAN decides
-        (None, True, 1.0, 0),  # the plain head does not weight them
+        ((1.0, 3.0, 10.0), "log_loss", True, 10.0, 1),  # the real recordings outweigh GTZAN
+        ((1.0, 3.0, 10.0), "accuracy", True, 10.0, 1),
+        ((1.0, 3.0, 10.0), "log_loss", False, 1.0, 0),  # nothing flagged real: GTZAN decides
+        (None, "log_loss", True, 1.0, 0),  # the plain head does not weight them
     ],
 )
 def test_real_recordings_weighted_as_chosen_on_them(
-    real_weights, flag_real, chosen_weight, label_at_minus_one
+    real_weights, real_score, flag_real, chosen_weight, label_at_minus_one
 ):
     sequences, labels, groups, real = conflicting_sources(np.random.default_rng(0))
-    head = LogRegHead(2, real_weights=real_weights).fit(
+    head = LogRegHead(2, real_weights=real_weights, real_score=real_score).fit(
         sequences, labels, groups, real if flag_real else None
     )
     assert head.chosen_real_weight == chosen_weight
