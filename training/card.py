@@ -1,4 +1,7 @@
-"""The fast model's card, metrics file and figures, from a run's metrics."""
+"""The fast model's card, metrics file and figures, from a run's metrics.
+
+``python -m training.card [DIR]`` re-renders them from ``DIR/metrics.json``
+(default ``models``), e.g. after a change to the template."""
 
 from __future__ import annotations
 
@@ -226,11 +229,24 @@ def previous_text(metrics: dict) -> str:
     previous = metrics["previous_model_on_extra"]
     if previous is None:
         return ""
-    return (
-        f"The model shipped before (`{metrics['previous_model']}`), on all 86 extra tracks as the plugin "
-        f"hears them: accuracy {pct(previous['accuracy'])} %, macro-F1 {pct(previous['macro_f1'])} % "
-        f"(flattering: 41 of these tracks were in its training). This model "
-        + ("replaces it." if metrics["ships"] else "does **not** beat it and was not shipped.")
+    text = (
+        f"The model shipped before (`{metrics['previous_model']}`), on all "
+        f"{previous['all']['tracks']} extra tracks as the plugin hears them: accuracy "
+        f"{pct(previous['all']['accuracy'])} % (flattering: it was trained on the first "
+        f"{metrics['previous_extra_rows']} of them)."
+    )
+    if previous["unseen"] is None:
+        return text + " No extra track is new to it, so the two are not compared."
+    return text + (
+        f" On the {previous['unseen']['tracks']} it never heard: "
+        f"{pct(previous['unseen']['accuracy'])} % (macro-F1 {pct(previous['unseen']['macro_f1'])} %), "
+        f"against {pct(previous['new_on_unseen']['accuracy'])} % "
+        f"(macro-F1 {pct(previous['new_on_unseen']['macro_f1'])} %) for this recipe, out of block. "
+        + (
+            "This model replaces it."
+            if metrics["ships"]
+            else "This model does **not** beat it and was not shipped."
+        )
     )
 
 
@@ -249,7 +265,7 @@ def card_values(metrics: dict) -> dict:
         "segment_frames": final["segment_frames"],
         "deltas_note": " and their deltas (computed in the graph)" if final["deltas"] else "",
         "deltas_recipe": ", deltas computed inside the graph" if final["deltas"] else ", no deltas",
-        "network_note": f"a {'bidirectional ' if final['bidirectional'] else ''}LSTM ({width}, "
+        "network_note": f"{'a bidirectional' if final['bidirectional'] else 'an'} LSTM ({width}, "
         f"{final['pooling']} pooling over time, dropout {final['dropout']})",
         "temperature": f"{metrics['calibration']['temperature']:.3f}",
         "labels": ", ".join(metrics["labels"]),
@@ -348,3 +364,10 @@ def write_outputs(out: Path, metrics: dict) -> None:
     )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
     (out / "README.md").write_text(Template(TEMPLATE.read_text()).substitute(card_values(metrics)))
+
+
+if __name__ == "__main__":
+    import sys
+
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "models")
+    write_outputs(folder, json.loads((folder / "metrics.json").read_text()))

@@ -104,19 +104,32 @@ def shipped_variant(evaluation: dict) -> str:
 
 
 def previous_model_on_extra(
-    model: GenreModel, blocks: Blocks, features: dict[str, ClipFeatures], labels: list[str]
+    model: GenreModel,
+    blocks: Blocks,
+    features: dict[str, ClipFeatures],
+    labels: list[str],
+    unseen: set[str],
+    new: dict[str, np.ndarray],
 ) -> dict:
-    """The model shipped before, on every extra track as the plugin hears it."""
+    """The model shipped before, on the extra tracks as the plugin hears them:
+    on all, and on those it was not trained on (``unseen``) beside this
+    run's out-of-block predictions (``new``) for the same tracks."""
     extra = [t for n in blocks.extra_folds() for t in blocks.inside(n)]
     params = model.params
     segments = [
         all_views(features[t.key].sliced(params.n_mfcc, False)[0], params)[WHOLE] for t in extra
     ]
-    probabilities = np.stack([p.probabilities for p in model.predict_tracks(segments)])
     order = [model.labels.index(label) for label in labels]
+    previous = np.stack([p.probabilities[order] for p in model.predict_tracks(segments)])
     index = {label: i for i, label in enumerate(labels)}
     truth = np.array([index[t.label] for t in extra])
-    return track_metrics(truth, probabilities[:, order], labels)
+    kept = np.array([t.key in unseen for t in extra])
+    ours = np.stack([new[t.key] for t in extra])
+    return {
+        "all": track_metrics(truth, previous, labels),
+        "unseen": track_metrics(truth[kept], previous[kept], labels) if kept.any() else None,
+        "new_on_unseen": track_metrics(truth[kept], ours[kept], labels) if kept.any() else None,
+    }
 
 
 def data_counts(blocks: Blocks, listed: int, present: int) -> dict:
