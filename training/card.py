@@ -250,6 +250,16 @@ def previous_text(metrics: dict) -> str:
     )
 
 
+def epochs_note(metrics: dict) -> str:
+    """How many chosen epoch counts hit the most the curves ran."""
+    most = metrics["train"]["max_epochs"]
+    at_most = sum(c["epochs"] == most for c in metrics["chosen"].values())
+    return (
+        f"{at_most} of the {len(metrics['chosen'])} chosen epoch counts are the most the curves ran "
+        f"({most} epochs of {metrics['train']['steps_per_epoch']} batches): longer training may pay."
+    )
+
+
 def card_values(metrics: dict) -> dict:
     chosen = metrics["chosen"]
     final = metrics["search"][chosen["final"]["config"]]["config"]
@@ -293,7 +303,8 @@ def card_values(metrics: dict) -> dict:
             "list and validated on another after every epoch (balanced track accuracy over the genres it "
             "was trained on), for the six ordered pairs; a score is the best epoch of the mean curve "
             "(3-epoch moving average). For a held-out GTZAN list only the two curves between the other "
-            "lists count; extra folds and the shipped model use all six (no curve touches an extra track)."
+            "lists count; extra folds and the shipped model use all six (no curve touches an extra track). "
+            + epochs_note(metrics)
         ),
         "search_table": search_table(metrics),
         "chosen_blocks": ", ".join(
