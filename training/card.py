@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from string import Template
 
+from training import teacher
 from training.calibration import save_reliability_png
 from training.evaluate import confusion_text, save_confusion_png
 from training.search import Config
@@ -329,6 +330,8 @@ def card_values(metrics: dict) -> dict:
         "mixup_note": f", mixup (Beta({final['mixup_alpha']}, {final['mixup_alpha']}))"
         if final["mixup_alpha"]
         else "",
+        "teacher_grid": ", ".join(str(c) for c in teacher.C_GRID),
+        "teacher_folds": teacher.INNER_FOLDS,
         "results_table": results_table(evaluation),
         "verdict": verdict(evaluation, shipped),
         "blocks_table": blocks_table(evaluation),
