@@ -3,7 +3,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATA ?= ../shared/gtzan/audio
 EXTRA ?= ../shared/extra
 GTZAN ?= ../shared/gtzan
 MUSIC ?=
@@ -29,8 +28,14 @@ test: $(VENV)/.dev
 fuzz: $(VENV)/.dev
 	$(PY) -m pytest -q -m hypothesis --hypothesis-profile=fuzz --hypothesis-show-statistics
 
-train: $(VENV)/.dev
-	$(PY) -m training --data "$(DATA)" $(if $(EXTRA),--extra "$(EXTRA)")
+# The fast model: search, evaluation, teacher (musicnn's backbone: `make convert`), card.
+BACKBONE := training/cache/musicnn/msd_musicnn.onnx
+
+$(BACKBONE):
+	$(MAKE) convert
+
+train: $(VENV)/.dev $(BACKBONE)
+	$(PY) -m training --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 $(VENV)/.bench: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[bench]'

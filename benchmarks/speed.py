@@ -337,7 +337,8 @@ def naive_predict(path: Path, model: GenreModel) -> np.ndarray:
     probabilities = []
     for start in range(0, len(audio) - segment + 1, segment):
         mfcc = librosa.feature.mfcc(
-            y=audio[start : start + segment], sr=rate, n_mfcc=20, n_fft=2048, hop_length=512
+            y=audio[start : start + segment], sr=rate, n_mfcc=model.params.n_mfcc, n_fft=2048,
+            hop_length=512,
         )
         segment_probabilities, _ = model.run(mfcc.T[np.newaxis])
         probabilities.append(segment_probabilities[0])

@@ -1,7 +1,8 @@
-"""Smoke tests of the training pipeline on tiny generated audio (seconds)."""
+"""Smoke tests of the fast model's training pipeline on tiny generated audio."""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from dataclasses import replace
@@ -13,15 +14,18 @@ import soundfile
 
 pytest.importorskip("torch")
 
+import training.__main__ as main  # noqa: E402
+from beetsplug.genreclf.features import FeatureParams  # noqa: E402
 from beetsplug.genreclf.model import GenreModel  # noqa: E402
-from training.__main__ import parse_args, run  # noqa: E402
-from training.export import check_parity  # noqa: E402
+from training.export import check_parity, export_onnx  # noqa: E402
 from training.fit import TrainParams  # noqa: E402
-from training.network import GenreLSTM  # noqa: E402
-from training.pipeline import LSTMParams, Recipe, TaskKey  # noqa: E402
+from training.musicnn_data import PatchFeatures  # noqa: E402
+from training.network import Deltas, GenreLSTM  # noqa: E402
+from training.views import POLICIES  # noqa: E402
 
 RATE = 22050
 LABELS = ("buzz", "hum", "noise")
+LISTS = ("train", "valid", "test")
 
 
 def synthetic_clip(label: str, index: int, seconds: float = 4.0) -> np.ndarray:
@@ -39,108 +43,145 @@ def synthetic_clip(label: str, index: int, seconds: float = 4.0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
+def dataset(tmp_path_factory) -> tuple[Path, Path]:
+    """A GTZAN-like folder (audio, artist lists; one broken clip) and an
+    extra folder of six tracks by six artists with its labels.csv."""
+    gtzan, extra = tmp_path_factory.mktemp("gtzan"), tmp_path_factory.mktemp("extra")
+    (gtzan / "splits").mkdir()
+    listed = {name: [] for name in LISTS}
     for label in LABELS:
-        (root / label).mkdir()
-        for index in range(4):
+        (gtzan / "audio" / label).mkdir(parents=True)
+        for index in range(6):
+            name = f"{label}.{index:05d}"
             suffix = ".flac" if index % 2 else ".wav"
             soundfile.write(
-                root / label / f"{label}.{index:05d}{suffix}", synthetic_clip(label, index), RATE
+                gtzan / "audio" / label / f"{name}{suffix}", synthetic_clip(label, index), RATE
             )
-    (root / "hum" / "broken.wav").write_bytes(b"RIFF\x00\x00not audio at all")
-    return root
+            listed[LISTS[index // 2]].append(f"{label}/{name}.wav")
+    (gtzan / "audio" / "hum" / "hum.00099.wav").write_bytes(b"RIFF\x00\x00not audio at all")
+    listed["train"].append("hum/hum.00099.wav")
+    for name, lines in listed.items():
+        (gtzan / "splits" / f"{name}_filtered.txt").write_text("\n".join(lines) + "\n")
+    rows = []
+    for i, label in enumerate(LABELS * 2):
+        (extra / label).mkdir(exist_ok=True)
+        file = f"{label}/track{i}.wav"
+        soundfile.write(extra / file, synthetic_clip(label, 10 + i, 6.0), RATE)
+        rows.append(
+            {"file": file, "genre": label, "raw_label": f"x (artist: A{i})", "source_repo": "test"}
+        )
+    with open(extra / "labels.csv", "w", newline="") as table:
+        writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return gtzan, extra
 
 
-TINY = Recipe(
-    n_augmented=1,
-    lstm=LSTMParams(hidden_size=8, num_layers=1, embedding_size=8, dropout=0.1),
-    train=TrainParams(batch_size=8, steps_per_epoch=3, max_epochs=3),
-)
+def fake_patches(tracks, backbone, params, cache, jobs) -> dict[str, PatchFeatures]:
+    """Stand-in musicnn features (the backbone is not in CI): a label-dependent
+    mean, so the teacher has something to learn."""
+    found = {}
+    for track in tracks:
+        rng = np.random.default_rng(len(track.key))
+        shift = LABELS.index(track.label)
+        found[track.key] = PatchFeatures(
+            (rng.standard_normal((3, 200)) + shift).astype(np.float32),
+            rng.random((3, 50)).astype(np.float32),
+        )
+    return found
 
 
-def train_tiny(dataset: Path, tmp_path: Path, name: str, capsys=None) -> tuple[dict, Path]:
-    out = tmp_path / name
-    args = parse_args(
-        [
-            "--data",
-            str(dataset),
-            "--out",
-            str(out),
-            "--cache",
-            str(tmp_path / "cache"),
-            "--runs",
-            str(out / "runs"),
-            "--jobs",
-            "1",
-        ]
-    )
-    return run(
-        args, replace(TINY, seed=args.seed), "python -m training (test)", time.monotonic()
-    ), out
+def train_tiny(dataset, out: Path, monkeypatch) -> dict:
+    gtzan, extra = dataset
+    monkeypatch.setattr(main, "embed_tracks", fake_patches)
+    monkeypatch.setattr(main, "BASE", TrainParams(batch_size=8))
+    argv = [
+        "--gtzan",
+        str(gtzan),
+        "--extra",
+        str(extra),
+        "--out",
+        str(out / "model"),
+        "--runs",
+        str(out / "runs"),
+        "--cache",
+        str(out.parent / "cache"),
+        "--jobs",
+        "1",
+        "--max-epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        "--augmentations",
+        "1",
+    ]
+    return main.run(main.parse_args(argv), "python -m training (test)", time.monotonic())
 
 
 @pytest.fixture(scope="module")
 def trained(dataset, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("train")
-    return train_tiny(dataset, tmp, "first"), tmp
+    monkeypatch = pytest.MonkeyPatch()
+    out = tmp_path_factory.mktemp("first")
+    yield train_tiny(dataset, out, monkeypatch), out
+    monkeypatch.undo()
 
 
 def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
-    (metrics, out), _ = trained
-    model = GenreModel(out / "genreclf.onnx")
+    metrics, out = trained
+    model = GenreModel(out / "model" / "genreclf.onnx")
     assert model.labels == list(LABELS)
-    assert model.name == "gtzan-lstm" and model.version == "1"
+    assert model.name == "gtzan-lstm" and model.version == "2"
     assert 0.0 <= model.min_confidence <= 1.0
-    assert model.metadata["training_data"]["clips_per_genre"]["extra"] == {}
-    assert model.metadata["training_data"]["artist_disjoint_folds"] is False
-    assert set(model.metadata["metrics"]["gtzan"]) == {"lstm", "cnn", "logreg"}
-    segments = (
-        np.random.default_rng(0).standard_normal((2, 130, model.params.n_mfcc)).astype(np.float32)
-    )
-    [prediction] = model.predict_tracks([segments])
+    assert model.metadata["temperature"] > 0
+    windows = model.metadata["windows"]
+    assert (windows["count"], windows["seconds"]) in {
+        (p.max_windows, p.window_seconds) for p in POLICIES.values()
+    }
+    segments = np.random.default_rng(0).standard_normal((2, 130, model.params.n_mfcc))
+    [prediction] = model.predict_tracks([segments.astype(np.float32)])
     assert prediction.probabilities.shape == (3,)
-    card = (out / "README.md").read_text()
-    assert "python -m training" in card and "NOT artist-disjoint" in card and "$" not in card
-    assert (out / "confusion_cv.png").stat().st_size > 0
-    saved = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= saved["evaluation"]["gtzan"]["lstm"]["pooled"]["accuracy"] <= 1.0
-    assert saved["evaluation"]["gtzan"]["lstm"]["pooled"]["tracks"] == 12
-    assert metrics["labels"] == list(LABELS)
+    card = (out / "model" / "README.md").read_text()
+    assert "python -m training (test)" in card and "$" not in card
+    assert (out / "model" / "reliability.png").stat().st_size > 0
+    saved = json.loads((out / "model" / "metrics.json").read_text())
+    for variant in ("plain", "taught", "baseline"):
+        assert saved["evaluation"][variant]["gtzan_cv"]["tracks"] == 18
+        assert saved["evaluation"][variant]["extra_cv"]["tracks"] == 6
+    assert set(saved["search"]) == {c.name for c in main.results.GRID}
 
 
-def test_unreadable_clip_is_reported_and_skipped(trained, capsys):
-    (metrics, _), _ = trained
-    assert [entry.split(":")[0] for entry in metrics["skipped"]] == ["broken.wav"]
+def test_unreadable_clip_is_reported_and_skipped(trained):
+    metrics, _ = trained
+    assert [entry.split(":")[0] for entry in metrics["skipped"]] == ["hum/hum.00099"]
 
 
-def test_same_seed_gives_the_same_metrics(dataset, trained):
-    (first, _), tmp = trained
-    second, _ = train_tiny(dataset, tmp, "second")
+def test_same_seed_gives_the_same_model(dataset, trained, tmp_path, monkeypatch):
+    first, out = trained
+    second = train_tiny(dataset, tmp_path / "second", monkeypatch)
+    assert (tmp_path / "second" / "model" / "genreclf.onnx").read_bytes() == (
+        out / "model" / "genreclf.onnx"
+    ).read_bytes()
     assert second["evaluation"] == first["evaluation"]
     assert second["calibration"] == first["calibration"]
 
 
-def test_a_task_trains_the_same_whatever_ran_before_it(tmp_path):
+def test_a_task_trains_the_same_whatever_ran_before_it():
     """Workers run tasks in any order: a task's result (initial weights
     included) must depend on its seed only, not on the RNG state left behind."""
     import torch
 
-    from training.data import Clip
-    from training.extract import ClipFeatures
     from training.pipeline import Task, run_task
+    from training.search import GRID
 
     rng = np.random.default_rng(0)
-    clips = [Clip(Path(f"{label}{i}.wav"), label, f"{label}.{i}", "gtzan")
-             for label in LABELS for i in range(3)]
-    features = {
-        clip: ClipFeatures([rng.standard_normal((150, 20)).astype(np.float32)], [])
-        for clip in clips
-    }
-    task = Task(TaskKey.final("probe"), tuple(clips), epochs=1)
+    keys = [f"{label}.{i}" for label in LABELS for i in range(3)]
+    sequences = {k: [rng.standard_normal((150, 20)).astype(np.float32)] for k in keys}
+    label_of = {k: LABELS.index(k.split(".")[0]) for k in keys}
+    task = Task("probe", GRID[0], tuple(keys), epochs=1)
+    base = TrainParams(batch_size=8, steps_per_epoch=3)
 
     def trained_weights() -> list[torch.Tensor]:
-        result = run_task(task, features, list(LABELS), TINY, tmp_path)
+        result = run_task(task, sequences, label_of, len(LABELS), base, seed=0)
         return [w.detach().clone() for w in result.network.parameters()]
 
     first = trained_weights()
@@ -149,37 +190,72 @@ def test_a_task_trains_the_same_whatever_ran_before_it(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(first, second))
 
 
-@pytest.mark.parametrize(
-    "key, name",
-    [
-        (TaskKey.curve("gtzan", "cnn", "train", "valid"), "gtzan-cnn-curve-train-on-valid"),
-        (TaskKey.refit("gtzan+extra", "lstm", "test"), "gtzan+extra-lstm-test"),
-        (TaskKey.final("gtzan"), "gtzan-lstm-final"),
-    ],
-)
-def test_task_names_seed_tasks_as_when_the_shipped_model_was_trained(key, name):
-    assert key.name == name
+def test_no_soft_label_comes_from_a_teacher_that_saw_the_held_out_block(monkeypatch):
+    """Cross-fitting: a training track of block B, with block H held out, is
+    labelled by a teacher fitted without H and without B."""
+    from training import teacher
+    from training.blocks import Blocks
+    from training.musicnn_data import Track
+
+    tracks = tuple(
+        Track(f"{b}{i}", Path("x"), "buzz", "gtzan", b, "gtzan") for b in "ABC" for i in range(2)
+    )
+    blocks = Blocks(tracks, {t.key: t.group for t in tracks})
+    monkeypatch.setattr(teacher, "fit_teacher", lambda f, b, excluded, labels, seed: excluded)
+    monkeypatch.setattr(teacher, "patch_probabilities", lambda fitted, patches: fitted)
+    monkeypatch.setattr(teacher, "patch_inputs", lambda features, key: None)
+    soft = teacher.cross_fitted_soft_labels({}, blocks, ["buzz"], seed=0, jobs=1)
+    assert set(soft) == {None, "A", "B", "C"}
+    for held_out, labelled in soft.items():
+        assert {k[0] for k in labelled} == set("ABC") - {held_out}
+        for key, excluded in labelled.items():
+            assert excluded == frozenset({held_out, key[0]} - {None})
 
 
-def test_the_shipped_min_confidence_is_recomputed_from_its_out_of_fold_predictions():
+def test_shipped_min_confidence_is_recomputed_from_its_calibrated_predictions():
     from training.pipeline import calibrate
 
     metrics = json.loads((Path(__file__).parents[1] / "models" / "metrics.json").read_text())
-    held_out = metrics["evaluation"][metrics["chosen"]]["lstm"]["out_of_fold"]
+    calibration = metrics["calibration"]
+    held_out = calibration["out_of_block"]
     recomputed = calibrate(
-        np.array(held_out["truth"]), np.array(held_out["probabilities"]), Recipe().target_precision
+        np.array(held_out["truth"]),
+        np.array(held_out["probabilities"]),
+        calibration["threshold"]["target_precision"],
     )
-    assert recomputed == metrics["calibration"]
+    assert recomputed == calibration["threshold"]
+    model = GenreModel(Path(__file__).parents[1] / "models" / "genreclf.onnx")
+    assert model.min_confidence == calibration["threshold"]["min_confidence"]
 
 
-@pytest.mark.parametrize("hidden, layers", [(8, 1), (16, 2)])
-def test_onnx_parity_at_several_lengths(tmp_path, hidden, layers):
-    from beetsplug.genreclf.features import FeatureParams
-    from training.export import export_onnx
+def test_deltas_are_the_slope_inside_the_sequence():
+    import torch
 
-    network = GenreLSTM(20, 3, hidden_size=hidden, num_layers=layers, embedding_size=8)
+    ramp = torch.arange(20.0).reshape(20, 1, 1) * 3.0  # (time, batch, features)
+    found = Deltas()(ramp)
+    assert torch.allclose(found[4:-4, 0, 1], torch.full((12,), 3.0))
+    assert torch.equal(found[..., :1], ramp)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"hidden_size": 8, "num_layers": 1},
+        {"hidden_size": 16, "num_layers": 2},
+        {"hidden_size": 8, "bidirectional": True, "pooling": "attention", "deltas": True},
+    ],
+)
+def test_onnx_parity_at_several_lengths(tmp_path, options):
+    network = GenreLSTM(20, 3, embedding_size=8, **options)
+    network.temperature.fill_(0.7)
     path = tmp_path / "model.onnx"
     export_onnx(
         network, list(LABELS), FeatureParams(), path, name="t", version="0", min_confidence=0.5
     )
     assert check_parity(network, path) <= 1e-4
+
+
+def test_recipe_grid_entries_are_distinct():
+    from training.search import GRID
+
+    assert len({replace(c, name="").to_dict().__repr__() for c in GRID}) == len(GRID)

@@ -3,20 +3,23 @@
 An epoch is a fixed number of batches. Each batch example picks a genre
 uniformly (so classical's 91 clips do not drown the 10-clip genres), then a
 clip of that genre, one of its versions (clean or augmented) and a random
-``segment_frames`` crop (looped if the clip is shorter). Early stopping is
-done by choosing the epoch count from validation curves of separate runs
-(``stopping_epoch``), then training for that many epochs.
+``segment_frames`` crop (looped if the clip is shorter). Targets are soft:
+the label smoothed, optionally blended with a teacher's probabilities for
+the crop (distillation), optionally mixed up with another example. The
+epoch count comes from validation curves of separate runs
+(``training.search``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from beetsplug.genreclf.features import FeatureParams, split_segments
+from beetsplug.genreclf.features import FeatureParams
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class TrainParams:
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
+    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixing weight; 0: no mixup
+    teacher_weight: float = 0.0  # share of the target taken from the teacher
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,6 +43,8 @@ class Examples:
 
     versions: list[list[np.ndarray]]
     labels: np.ndarray  # (n_clips,) label indices
+    # per clip, the teacher's probabilities along the clip (n_patches, n_labels)
+    teacher: list[np.ndarray] | None = None
 
 
 def make_deterministic(seed: int) -> None:
@@ -48,11 +55,17 @@ def make_deterministic(seed: int) -> None:
 
 
 def sample_batch(
-    examples: Examples, frames: int, size: int, rng: np.random.Generator
+    examples: Examples,
+    frames: int,
+    size: int,
+    n_labels: int,
+    recipe: TrainParams,
+    rng: np.random.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """A class-balanced batch of random crops: (size, frames, dims), (size,)."""
+    """A class-balanced batch of random crops and their target distributions:
+    (size, frames, dims), (size, n_labels)."""
     classes = rng.choice(np.unique(examples.labels), size)
-    crops = []
+    crops, targets = [], []
     for label in classes:
         clip = rng.choice(np.flatnonzero(examples.labels == label))
         versions = examples.versions[clip]
@@ -61,9 +74,27 @@ def sample_batch(
             sequence = np.pad(sequence, ((0, frames - len(sequence)), (0, 0)), mode="wrap")
         start = rng.integers(len(sequence) - frames + 1)
         crops.append(sequence[start : start + frames])
+        target = np.full(n_labels, recipe.label_smoothing / n_labels)
+        target[label] += 1 - recipe.label_smoothing
+        if examples.teacher is not None and recipe.teacher_weight > 0:
+            centre = (start + frames / 2) / len(sequence)  # the same place in any version
+            taught = teacher_at(examples.teacher[clip], centre)
+            target = (1 - recipe.teacher_weight) * target + recipe.teacher_weight * taught
+        targets.append(target)
+    inputs, targets = np.stack(crops), np.stack(targets)
+    if recipe.mixup_alpha > 0:
+        weight = rng.beta(recipe.mixup_alpha, recipe.mixup_alpha)
+        partner = rng.permutation(size)
+        inputs = weight * inputs + (1 - weight) * inputs[partner]
+        targets = weight * targets + (1 - weight) * targets[partner]
     # torch.tensor copies into torch's 64-byte-aligned memory: MKL's sums can
     # depend on alignment, and numpy's buffers are not aligned alike run to run
-    return torch.tensor(np.stack(crops), dtype=torch.float32), torch.from_numpy(classes)
+    return torch.tensor(inputs, dtype=torch.float32), torch.tensor(targets, dtype=torch.float32)
+
+
+def teacher_at(patches: np.ndarray, position: float) -> np.ndarray:
+    """The teacher's probabilities for the patch at relative ``position`` (0..1)."""
+    return patches[min(int(position * len(patches)), len(patches) - 1)]
 
 
 def normalisation(examples: Examples) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,34 +103,12 @@ def normalisation(examples: Examples) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(frames.mean(axis=0)), torch.tensor(frames.std(axis=0))
 
 
-def track_segments(sequence: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """A clean clip's sequence cut like the plugin cuts it."""
-    return split_segments(sequence, params).astype(np.float32)
-
-
-def segment_probabilities(network: nn.Module, segments: np.ndarray) -> np.ndarray:
-    """(n_segments, n_labels) softmax outputs in eval mode."""
+def segment_logits(network: nn.Module, segments: np.ndarray) -> np.ndarray:
+    """(n_segments, n_labels) uncalibrated logits in eval mode."""
     network.eval()
     with torch.no_grad():
         inputs = torch.tensor(segments, dtype=torch.float32)  # aligned copy, as above
-        return torch.softmax(network(inputs), dim=-1).numpy()
-
-
-def balanced_accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over the classes present in ``labels`` of their track recall."""
-    correct = probabilities.argmax(axis=1) == labels
-    return float(np.mean([correct[labels == c].mean() for c in np.unique(labels)]))
-
-
-def stopping_epoch(curves: list[list[float]], window: int = 3) -> int:
-    """The epoch (1-based) of the best validation score averaged over
-    ``curves`` and smoothed by a ``window``-epoch moving average; the
-    earliest of equals. Averaging and smoothing tame tiny validation sets."""
-    mean = np.mean(curves, axis=0)
-    smoothed = np.convolve(
-        np.pad(mean, window // 2, mode="edge"), np.ones(window) / window, mode="valid"
-    )
-    return int(np.argmax(smoothed)) + 1
+        return network(inputs).numpy()
 
 
 def train(
@@ -109,28 +118,29 @@ def train(
     recipe: TrainParams,
     seed: int,
     epochs: int,
-    validation: tuple[list[np.ndarray], np.ndarray] | None = None,
+    validation: Callable[[nn.Module], float] | None = None,
 ) -> list[float]:
-    """Train ``network`` in place for ``epochs``; with ``validation``
-    (per-clip segment arrays, labels) return its balanced track accuracy
-    after each epoch. Seed torch (make_deterministic) before building
-    ``network``; ``seed`` drives the batches."""
+    """Train ``network`` in place for ``epochs``; with ``validation`` (a
+    score of the network) return its score after each epoch. Seed torch
+    (make_deterministic) before building ``network``; ``seed`` drives the
+    batches."""
     rng = np.random.default_rng(seed)
     network.set_normalisation(*normalisation(examples))
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
     )
-    loss_function = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     curve = []
+    n_labels = network.classify[-1].out_features
     for _ in range(epochs):
         network.train()
         for _ in range(recipe.steps_per_epoch):
-            batch, targets = sample_batch(examples, params.segment_frames, recipe.batch_size, rng)
+            batch, targets = sample_batch(
+                examples, params.segment_frames, recipe.batch_size, n_labels, recipe, rng
+            )
             optimiser.zero_grad()
-            loss_function(network(batch), targets).backward()
+            loss = -(targets * torch.log_softmax(network(batch), dim=-1)).sum(dim=-1).mean()
+            loss.backward()
             optimiser.step()
         if validation is not None:
-            segments, labels = validation
-            tracks = np.stack([segment_probabilities(network, s).mean(axis=0) for s in segments])
-            curve.append(balanced_accuracy(tracks, labels))
+            curve.append(validation(network))
     return curve

@@ -2,44 +2,89 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import nn
 
+# librosa.feature.delta's default (width 9) on the interior: a Savitzky-Golay
+# first derivative, sum(k * x[t+k]) / sum(k²) for k in -4..4.
+DELTA_KERNEL = torch.arange(-4.0, 5.0) / 60.0
+
+
+class Deltas(nn.Module):
+    """(time, batch, n) -> (time, batch, 2n): features and their deltas.
+
+    Part of the graph, so the plugin's front-end stays plain MFCCs; edges
+    repeat the first and last frames."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        width = len(DELTA_KERNEL) // 2
+        padded = torch.cat([x[:1].expand(width, -1, -1), x, x[-1:].expand(width, -1, -1)])
+        # slices end relative to the end, so the exported graph keeps time dynamic
+        shifted = [padded[i : i - 2 * width or None] for i in range(2 * width + 1)]
+        delta = sum(float(w) * s for w, s in zip(DELTA_KERNEL, shifted))
+        return torch.cat([x, delta], dim=-1)
+
+
+class AttentionPool(nn.Module):
+    """(time, batch, d) -> (batch, d): a learnt softmax weighting over time."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.score = nn.Linear(size, 1)
+
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+        weights = torch.softmax(self.score(outputs), dim=0)
+        return (weights * outputs).sum(dim=0)
+
+
+class MeanPool(nn.Module):
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.mean(dim=0)
+
 
 class GenreLSTM(nn.Module):
-    """MFCC sequence -> genre probabilities and a segment embedding.
+    """MFCC sequence -> genre logits and a segment embedding.
 
     Input: (batch, time, n_mfcc) raw MFCCs. Per-coefficient normalisation
     (``feature_mean``/``feature_std`` buffers, set from the training data)
-    is part of the module, so it is baked into the exported graph. The LSTM
-    runs time-major (onnxruntime's CPU LSTM rejects batch-first). Its outputs
-    are mean-pooled over time, so any sequence length works.
+    and optional deltas are part of the module, so they are baked into the
+    exported graph, as is the calibration ``temperature`` (1 until fitted).
+    The LSTM runs time-major (onnxruntime's CPU LSTM rejects batch-first).
+    Its outputs are pooled over time, so any sequence length works.
     """
 
     def __init__(
         self,
         n_mfcc: int,
         n_labels: int,
-        hidden_size: int = 96,
+        hidden_size: int = 64,
         num_layers: int = 2,
         embedding_size: int = 64,
         dropout: float = 0.3,
+        bidirectional: bool = False,
+        pooling: Literal["mean", "attention"] = "mean",
+        deltas: bool = False,
     ) -> None:
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(n_mfcc))
         self.register_buffer("feature_std", torch.ones(n_mfcc))
+        self.register_buffer("temperature", torch.ones(()))
+        self.deltas = Deltas() if deltas else nn.Identity()
         self.lstm = nn.LSTM(
-            n_mfcc,
+            2 * n_mfcc if deltas else n_mfcc,
             hidden_size,
             num_layers=num_layers,
             dropout=dropout if num_layers > 1 else 0.0,
+            bidirectional=bidirectional,
         )
+        outputs = 2 * hidden_size if bidirectional else hidden_size
+        self.pool = AttentionPool(outputs) if pooling == "attention" else MeanPool()
         self.embed = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(hidden_size, embedding_size), nn.ReLU()
+            nn.Dropout(dropout), nn.Linear(outputs, embedding_size), nn.ReLU()
         )
-        self.classify = nn.Sequential(
-            nn.Dropout(dropout), nn.Linear(embedding_size, n_labels)
-        )
+        self.classify = nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_size, n_labels))
 
     def set_normalisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.feature_mean.copy_(mean)
@@ -48,16 +93,16 @@ class GenreLSTM(nn.Module):
     def embedding(self, mfcc: torch.Tensor) -> torch.Tensor:
         """(batch, time, n_mfcc) -> (batch, embedding_size)."""
         normalised = (mfcc - self.feature_mean) / self.feature_std
-        outputs, _ = self.lstm(normalised.transpose(0, 1))  # time-major
-        return self.embed(outputs.mean(dim=0))
+        outputs, _ = self.lstm(self.deltas(normalised.transpose(0, 1)))  # time-major
+        return self.embed(self.pool(outputs))
 
     def forward(self, mfcc: torch.Tensor) -> torch.Tensor:
-        """Logits, (batch, n_labels)."""
+        """Uncalibrated logits, (batch, n_labels)."""
         return self.classify(self.embedding(mfcc))
 
 
 class ExportedGenreLSTM(nn.Module):
-    """The graph that ships: probabilities and embedding from raw MFCCs."""
+    """The graph that ships: calibrated probabilities and embedding from raw MFCCs."""
 
     def __init__(self, network: GenreLSTM) -> None:
         super().__init__()
@@ -65,5 +110,5 @@ class ExportedGenreLSTM(nn.Module):
 
     def forward(self, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         embedding = self.network.embedding(mfcc)
-        probabilities = torch.softmax(self.network.classify(embedding), dim=-1)
-        return probabilities, embedding
+        logits = self.network.classify(embedding) / self.network.temperature
+        return torch.softmax(logits, dim=-1), embedding
