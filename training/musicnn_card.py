@@ -243,7 +243,10 @@ by artist on the training side only (balanced accuracy); for `/real`, C and the 
 recording ({", ".join(f"{w:g}" for w in REAL_WEIGHTS)} times a GTZAN clip) are chosen together by
 log-loss (`/real-acc`: accuracy) on the training side's real recordings, in 3 inner folds
 grouped by artist with GTZAN always trained on (with none there, GTZAN CV and GTZAN only, as
-the plain head). The attention recipe is fixed.
+the plain head). The attention recipe is fixed. The `/real` candidates were added after a
+diagnostic on these same extra folds showed that weighting the real recordings up helps: their
+inner choices never see the held-out fold, but the decision to try them did, so their extra-CV
+figures are somewhat optimistic.
 Macro-F1 over the genres present. The `fast` row is the MFCC LSTM's own training run (its card,
 `models/README.md`): the same extra folds, tracks and windows (whole excerpts); every one of its
 networks is trained per fold, which this run cannot repeat.
