@@ -18,7 +18,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import joblib
 
 from beetsplug.genreclf.features import FeatureParams, LogMelParams
 from beetsplug.genreclf.model import GenreModel
@@ -155,7 +154,6 @@ def run(args: argparse.Namespace, command: str, started: float) -> dict:
     base = replace(BASE, max_epochs=args.max_epochs, steps_per_epoch=args.steps_per_epoch)
     result = train_and_evaluate(blocks, features, soft, labels, base, args.seed, args.jobs)
     args.runs.mkdir(parents=True, exist_ok=True)
-    joblib.dump(result, args.runs / "result.joblib")  # to re-render the card: finish()
     return finish(
         args, command, blocks, features, labels, result, base, skipped, started, extracted
     )
@@ -179,7 +177,7 @@ def finish(
     candidate = args.runs / "genreclf.onnx"
     export(network, final, labels, args, candidate, calibration, {})  # timed, then re-exported
     load = os.getloadavg()
-    speeds = window_speed(candidate)
+    speeds = window_speed(candidate, POLICIES)
     windows = recommended_windows(views, speeds)
     policy = POLICIES[windows]
     previous = previous_model(args.out / "genreclf.onnx", args.version)

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from training.card import pct
 from training.evaluate import confusion_text
 from training.musicnn_heads import CANDIDATES, REAL_WEIGHTS, SHIPPABLE
 
@@ -18,10 +19,6 @@ DESCRIPTIONS = {
     "attention+tags": "Attention pooling over patch embeddings + tags",
 }
 FAST_METRICS = Path(__file__).parents[1] / "models" / "metrics.json"
-
-
-def pct(value: float) -> str:
-    return f"{100 * value:.1f}"
 
 
 def figures(metrics: dict) -> str:
@@ -121,7 +118,7 @@ def windows_table(metrics: dict) -> str:
         speed = metrics["window_speed"][name]
         rows.append(
             f"| {name} | {found['mean_patches']:.1f} | {figures(found)} "
-            f"| {speed['seconds']:.2f} ({speed['patches']}) |"
+            f"| {speed['seconds']:.2f} ({speed['segments']}) |"
         )
     return "\n".join(rows)
 

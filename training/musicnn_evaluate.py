@@ -39,6 +39,17 @@ def is_real(tracks: list[Track]) -> np.ndarray:
     return np.array([t.source == "extra" for t in tracks])
 
 
+def fitted_head(candidate: str, sequences: Sequences, train: list[Track], labels, seed: int):
+    """The candidate's head fitted on ``train`` (hyper-parameters chosen inside it)."""
+    index = {label: i for i, label in enumerate(labels)}
+    return make_head(candidate, len(labels), seed).fit(
+        sequences(train),
+        np.array([index[t.label] for t in train]),
+        np.array([t.group for t in train]),
+        is_real(train),
+    )
+
+
 def fit_predict(
     candidate: str,
     sequences: Sequences,
@@ -47,15 +58,7 @@ def fit_predict(
     labels: list[str],
     seed: int,
 ) -> np.ndarray:
-    index = {label: i for i, label in enumerate(labels)}
-    head = make_head(candidate, len(labels), seed)
-    head.fit(
-        sequences(train),
-        np.array([index[t.label] for t in train]),
-        np.array([t.group for t in train]),
-        is_real(train),
-    )
-    return head.predict(test_inputs)
+    return fitted_head(candidate, sequences, train, labels, seed).predict(test_inputs)
 
 
 def gtzan_cv(candidate, sequences, gtzan: list[Track], labels, seed) -> np.ndarray:
@@ -76,18 +79,11 @@ def extra_cv(
     """Out-of-fold probabilities for every extra track, folds grouped by
     artist; one array per view (which patches of a test track are used)."""
     probabilities = {name: np.zeros((len(extra), len(labels))) for name in views}
-    index = {label: i for i, label in enumerate(labels)}
     groups = [t.group for t in extra]
     for _, test in GroupKFold(n_splits=EXTRA_FOLDS).split(extra, groups=groups):
         held_out = set(test)
         train = gtzan + [t for i, t in enumerate(extra) if i not in held_out]
-        head = make_head(candidate, len(labels), seed)
-        head.fit(
-            sequences(train),
-            np.array([index[t.label] for t in train]),
-            np.array([t.group for t in train]),
-            is_real(train),
-        )
+        head = fitted_head(candidate, sequences, train, labels, seed)
         for name, view in views.items():
             probabilities[name][test] = head.predict(view([extra[i] for i in test]))
     return probabilities

@@ -16,29 +16,27 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import onnx
 
-from beetsplug.genreclf.audio import decode_windows
-from beetsplug.genreclf.features import LogMelParams, logmel_patches
+from beetsplug.genreclf.features import LogMelParams
 from training.musicnn import (
     BACKBONE_PATH,
     CACHE,
     download_wheel,
-    parity_audio,
     source_record,
     unpack,
 )
 from training.musicnn_card import write_card
-from training.musicnn_data import Track, embed_tracks, extra_tracks, gtzan_tracks
+from training.musicnn_data import embed_tracks, extra_tracks, gtzan_tracks
 from training.musicnn_evaluate import (
     WINDOW_POLICIES,
     evaluate_candidate,
-    is_real,
+    fitted_head,
+    sequences_for,
 )
 from training.musicnn_export import (
     AGGREGATION,
@@ -46,12 +44,12 @@ from training.musicnn_export import (
     check_parity,
     milliseconds_per_patch,
     quantize_int8,
-    session,
     with_head,
     write_model,
 )
-from training.musicnn_heads import CANDIDATES, SHIPPABLE, head_inputs, make_head
+from training.musicnn_heads import CANDIDATES, SHIPPABLE
 from training.pipeline import calibrate as pipeline_calibrate
+from training.window_speed import window_speed
 
 NAME = "musicnn-msd-genre"
 VERSION = "1"
@@ -63,19 +61,6 @@ INT8_TOLERANCE = 0.01  # int8 ships only if no accuracy drops by more than a poi
 # most accurate on the extra recordings (69.8 %, against 68.6 % for 1×30 s and
 # 3×30 s) at a quarter of 3×30 s's time per 4-minute track (0.38 against 1.41 s).
 RECOMMENDED_WINDOWS = {"count": 3, "seconds": 10.0}
-
-
-def fit_final(candidate: str, features, tracks: list[Track], labels: list[str], seed: int):
-    index = {label: i for i, label in enumerate(labels)}
-    sequences = [
-        head_inputs(features[t.key].embedding, features[t.key].tags, candidate) for t in tracks
-    ]
-    return make_head(candidate, len(labels), seed).fit(
-        sequences,
-        np.array([index[t.label] for t in tracks]),
-        np.array([t.group for t in tracks]),
-        is_real(tracks),
-    )
 
 
 def calibrate(evaluation: dict) -> dict:
@@ -90,14 +75,17 @@ def patch_seconds(params: LogMelParams) -> float:
     return params.patch_frames * params.hop_length / params.sample_rate
 
 
-def int8_check(candidate, features, gtzan, extra, labels, args, reference: dict) -> dict:
+def int8_check(
+    candidate, features, gtzan, extra, labels, args, reference: dict, float_ms_per_patch: float
+) -> dict:
     """Speed of the dynamically quantised backbone and, only if it is faster
-    than the float one, its accuracy (re-embedding every track costs minutes)."""
+    than the float one (``float_ms_per_patch``, same optimisation level), its
+    accuracy (re-embedding every track costs minutes)."""
     int8_backbone = CACHE / "msd_musicnn.int8.onnx"
     quantize_int8(BACKBONE_PATH, int8_backbone)
     found = {
         "backbone_ms_per_patch": milliseconds_per_patch(int8_backbone, "all"),
-        "float_ms_per_patch": milliseconds_per_patch(BACKBONE_PATH, "all"),
+        "float_ms_per_patch": float_ms_per_patch,
         "size_bytes": int8_backbone.stat().st_size,
         "kept": False,
     }
@@ -118,29 +106,6 @@ def int8_check(candidate, features, gtzan, extra, labels, args, reference: dict)
         "accuracy_drop": drops,
         "kept": all(drop <= INT8_TOLERANCE for drop in drops.values()),
     }
-
-
-def window_speed(model_path: Path, params: LogMelParams) -> dict:
-    """Seconds to decode, analyse and classify a 4-minute 44.1 kHz stereo
-    FLAC (generated) under each window policy, one thread, median of 3."""
-    import soundfile
-
-    graph = session(model_path)
-    mono = np.concatenate([parity_audio(44100, 60.0, seed) for seed in range(4)])
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "four-minutes.flac"
-        soundfile.write(path, np.stack([mono, mono[::-1]], axis=1), 44100)
-        speeds = {}
-        for name, policy in WINDOW_POLICIES.items():
-            times = []
-            for _ in range(3):
-                start = time.perf_counter()
-                windows = decode_windows(path, params.sample_rate, policy)
-                patches = np.concatenate([logmel_patches(w, params) for w in windows])
-                graph.run(["probabilities"], {"logmel": patches})
-                times.append(time.perf_counter() - start)
-            speeds[name] = {"seconds": float(np.median(times)), "patches": len(patches)}
-    return speeds
 
 
 def main() -> None:
@@ -173,9 +138,15 @@ def main() -> None:
         ),
     )
     with_tags = CANDIDATES[chosen].with_tags
-    head = fit_final(chosen, features, gtzan + extra, labels, args.seed)
+    head = fitted_head(chosen, sequences_for(features, chosen), gtzan + extra, labels, args.seed)
     calibration = calibrate(evaluation[chosen])
-    int8 = int8_check(chosen, features, gtzan, extra, labels, args, evaluation[chosen])
+    load_before_speed = list(os.getloadavg())  # shared cores: context for speeds
+    speed = {
+        level: milliseconds_per_patch(BACKBONE_PATH, level) for level in ("none", "basic", "all")
+    }
+    int8 = int8_check(
+        chosen, features, gtzan, extra, labels, args, evaluation[chosen], speed["all"]
+    )
 
     source = source_record(unpack(download_wheel(CACHE), CACHE))
     metadata = {
@@ -208,14 +179,11 @@ def main() -> None:
         },
         "calibration": calibration,
         "int8": int8,
-        "load_average_before_speed": list(os.getloadavg()),  # shared cores: context for speeds
-        "speed_ms_per_patch": {
-            level: milliseconds_per_patch(BACKBONE_PATH, level)
-            for level in ("none", "basic", "all")
-        },
+        "load_average_before_speed": load_before_speed,
+        "speed_ms_per_patch": speed,
         "shipped_ms_per_patch": milliseconds_per_patch(model_path, "all"),
         "windows": evaluation[chosen]["windows"],
-        "window_speed": window_speed(model_path, params),
+        "window_speed": window_speed(model_path, WINDOW_POLICIES),
         "parity_max_abs_difference": parity,
         "conversion": json.loads((CACHE / "conversion.json").read_text()),
         "machine": f"{platform.machine()} CPU, {platform.system()}, no GPU, one onnxruntime thread",

@@ -77,11 +77,15 @@ class LogRegHead:
         inputs = np.stack([s.mean(axis=0) for s in sequences])
         real = np.zeros(len(labels), bool) if real is None else real
         if self.real_weights and real.any():
-            real_weights, score = self.real_weights, self._real_score
+            grid = [(c, w) for w in self.real_weights for c in C_GRID]
+            scores = [
+                score
+                for w in self.real_weights
+                for score in self._real_score(inputs, labels, groups, real, w)
+            ]
         else:
-            real_weights, score = (1.0,), self._balanced_accuracy
-        grid = [(c, w) for w in real_weights for c in C_GRID]
-        scores = [s for w in real_weights for s in score(inputs, labels, groups, real, w)]
+            grid = [(c, 1.0) for c in C_GRID]
+            scores = self._balanced_accuracy(inputs, labels, groups)
         self.chosen_c, self.chosen_real_weight = grid[int(np.argmax(scores))]
         self.model = make_pipeline(StandardScaler(), self._regression(self.chosen_c)).fit(
             inputs,
@@ -113,7 +117,7 @@ class LogRegHead:
             )
         return found
 
-    def _balanced_accuracy(self, inputs, labels, groups, real, real_weight) -> list[float]:
+    def _balanced_accuracy(self, inputs, labels, groups) -> list[float]:
         """Per C: class-balanced accuracy, mean over inner folds of every
         track (as sklearn's GridSearchCV scores); real recordings unweighted."""
         weights = np.ones(len(labels))

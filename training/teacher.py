@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 
 from training.blocks import Blocks
 from training.musicnn_data import PatchFeatures
-from training.musicnn_heads import head_inputs
+from training.musicnn_heads import LogRegHead, head_inputs
 
 CANDIDATE = "logreg-mean+tags"  # the accurate model's head
 C_GRID = (0.001, 0.003, 0.01)
@@ -73,12 +73,8 @@ def fit_teacher(
             np.array([index[t.label] for t in train]),
             groups=np.array([t.group for t in train]),
         )
-    scaler, regression = search.best_estimator_
-    bias = np.full(len(labels), -1e4)  # a label never trained on is never taught
-    bias[regression.classes_] = regression.intercept_
-    weights = np.zeros((len(scaler.mean_), len(labels)))
-    weights[:, regression.classes_] = regression.coef_.T
-    return Teacher(scaler.mean_, scaler.scale_, weights, bias)
+    # a label never trained on is never taught (see linear_form)
+    return Teacher(*LogRegHead(len(labels), seed, model=search.best_estimator_).linear_form())
 
 
 def patch_inputs(features: dict[str, PatchFeatures], key: str) -> np.ndarray:

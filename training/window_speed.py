@@ -9,15 +9,14 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from beetsplug.genreclf.audio import decode_windows
+from beetsplug.genreclf.audio import WindowPolicy, decode_windows
 from beetsplug.genreclf.model import GenreModel
 from training.musicnn import parity_audio
-from training.views import POLICIES
 
 REPEATS = 3
 
 
-def window_speed(model_path: Path) -> dict:
+def window_speed(model_path: Path, policies: dict[str, WindowPolicy]) -> dict:
     """Seconds to decode, analyse and classify a 4-minute 44.1 kHz stereo
     FLAC (10 s of generated music-like audio, repeated) under each policy, through the
     plugin's model and front-end on one thread; median of ``REPEATS``."""
@@ -27,7 +26,7 @@ def window_speed(model_path: Path) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "four-minutes.flac"
         soundfile.write(path, np.stack([mono, mono[::-1]], axis=1), 44100)
-        for name, policy in POLICIES.items():
+        for name, policy in policies.items():
             times = []
             for _ in range(REPEATS):
                 start = time.perf_counter()
