@@ -102,3 +102,33 @@ def test_real_recordings_weighted_as_chosen_on_them(
     )
     assert head.chosen_real_weight == chosen_weight
     assert head.predict([np.array([[-1.0]])])[0].argmax() == label_at_minus_one
+
+
+def prevalent_real_genre(rng: np.random.Generator):
+    """GTZAN-like clips (40 of genre 0 at -2, 10 of genre 1 at +2) and 12
+    real recordings between them, 10 of them genre 0: weighting genres
+    alike pushes the middle toward the rarer genre 1, which real music rejects."""
+    values = np.concatenate(
+        [rng.normal(-2, 0.5, 40), rng.normal(2, 0.5, 10), rng.normal(0, 0.3, 12)]
+    )
+    sequences = [np.array([[v]]) for v in values]
+    labels = np.array([0] * 40 + [1] * 10 + [0] * 10 + [1] * 2)
+    groups = np.array([f"gtzan:{i % 3}" for i in range(50)] + [f"artist:{i}" for i in range(12)])
+    real = np.array([False] * 50 + [True] * 12)
+    return sequences, labels, groups, real
+
+
+@pytest.mark.parametrize(
+    ("class_weights", "chosen", "label_in_the_middle"),
+    [
+        (("balanced",), "balanced", 1),  # genres alike: the rare genre wins the middle
+        (("balanced", None), None, 0),  # the real recordings teach the prior
+    ],
+)
+def test_genre_prior_chosen_on_the_real_recordings(class_weights, chosen, label_in_the_middle):
+    sequences, labels, groups, real = prevalent_real_genre(np.random.default_rng(0))
+    head = LogRegHead(2, real_weights=(1.0, 3.0, 10.0), class_weights=class_weights).fit(
+        sequences, labels, groups, real
+    )
+    assert head.chosen_class_weight == chosen
+    assert head.predict([np.array([[0.3]])])[0].argmax() == label_in_the_middle

@@ -173,6 +173,7 @@ def main() -> None:
         "chosen": chosen,
         "chosen_c": head.chosen_c,
         "chosen_real_weight": head.chosen_real_weight,
+        "chosen_class_weight": head.chosen_class_weight,
         "tracks": {"gtzan": len(gtzan), "extra": len(extra)},
         "evaluation": {
             c: {k: v for k, v in e.items() if k != "out_of_fold"} for c, e in evaluation.items()

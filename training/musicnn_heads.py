@@ -12,7 +12,8 @@ and predicts genre probabilities per track. Candidates:
 - ``+tags``: the same with musicnn's 50 tag probabilities appended.
 - ``/real``: the real recordings of the training side weighted up, the
   weight and C chosen by log-loss on them (``/real-acc``: by accuracy;
-  see ``LogRegHead``).
+  see ``LogRegHead``). ``/real-prior``: the same choice also decides
+  whether genres are weighted equally or as often as they occur in training.
 """
 
 from __future__ import annotations
@@ -54,18 +55,23 @@ class LogRegHead:
     are chosen by how well (``real_score``) the head predicts the training
     side's real recordings (inner folds grouped by artist, GTZAN always trained on):
     the head is for real music, and GTZAN's CDs-and-radio clips of around
-    2000 outnumber the real recordings eight to one. Without it, or with no
-    real recordings to learn from, C is chosen by class-balanced accuracy
-    over inner folds of every training track, grouped by artist.
+    2000 outnumber the real recordings eight to one. ``class_weights`` lists
+    the genre weightings that choice may also pick from: "balanced" (every
+    genre counts alike) or None (as often as it occurs, which lets the head
+    learn that real music is mostly pop and rock). Without real recordings
+    to learn from, C is chosen by class-balanced accuracy over inner folds
+    of every training track, grouped by artist, genres weighted alike.
     """
 
     n_labels: int
     seed: int = 0
     real_weights: tuple[float, ...] | None = None
     real_score: str = "log_loss"  # or "accuracy": how the real recordings judge (C, weight)
+    class_weights: tuple[str | None, ...] = ("balanced",)
     model: Pipeline | None = None
     chosen_c: float = 0.0
     chosen_real_weight: float = 1.0
+    chosen_class_weight: str | None = "balanced"
 
     def fit(
         self,
@@ -77,38 +83,51 @@ class LogRegHead:
         inputs = np.stack([s.mean(axis=0) for s in sequences])
         real = np.zeros(len(labels), bool) if real is None else real
         if self.real_weights and real.any():
-            grid = [(c, w) for w in self.real_weights for c in C_GRID]
+            grid = [
+                (c, w, genres)
+                for genres in self.class_weights
+                for w in self.real_weights
+                for c in C_GRID
+            ]
             scores = [
                 score
+                for genres in self.class_weights
                 for w in self.real_weights
-                for score in self._real_score(inputs, labels, groups, real, w)
+                for score in self._real_score(inputs, labels, groups, real, w, genres)
             ]
         else:
-            grid = [(c, 1.0) for c in C_GRID]
+            grid = [(c, 1.0, "balanced") for c in C_GRID]
             scores = self._balanced_accuracy(inputs, labels, groups)
-        self.chosen_c, self.chosen_real_weight = grid[int(np.argmax(scores))]
-        self.model = make_pipeline(StandardScaler(), self._regression(self.chosen_c)).fit(
+        self.chosen_c, self.chosen_real_weight, self.chosen_class_weight = grid[
+            int(np.argmax(scores))
+        ]
+        regression = self._regression(self.chosen_c, self.chosen_class_weight)
+        self.model = make_pipeline(StandardScaler(), regression).fit(
             inputs,
             labels,
             logisticregression__sample_weight=np.where(real, self.chosen_real_weight, 1.0),
         )
         return self
 
-    def _regression(self, c: float, warm_start: bool = False) -> LogisticRegression:
+    def _regression(
+        self, c: float, class_weight: str | None, warm_start: bool = False
+    ) -> LogisticRegression:
         return LogisticRegression(
             C=c,
             max_iter=3000,
-            class_weight="balanced",
+            class_weight=class_weight,
             random_state=self.seed,
             warm_start=warm_start,
         )
 
-    def _probabilities_along_c(self, inputs, labels, weights, train, test) -> list[np.ndarray]:
+    def _probabilities_along_c(
+        self, inputs, labels, weights, train, test, class_weight: str | None = "balanced"
+    ) -> list[np.ndarray]:
         """Probabilities over every label for ``test`` by a head fitted on
         ``train``, one array per C of the grid (each fit starts from the last)."""
         scaler = StandardScaler().fit(inputs[train])
         train_x, test_x = scaler.transform(inputs[train]), scaler.transform(inputs[test])
-        regression = self._regression(C_GRID[0], warm_start=True)
+        regression = self._regression(C_GRID[0], class_weight, warm_start=True)
         found = []
         for c in C_GRID:
             regression.set_params(C=c).fit(train_x, labels[train], sample_weight=weights[train])
@@ -132,7 +151,7 @@ class LogRegHead:
         ]
         return list(np.mean(per_fold, axis=0))
 
-    def _real_score(self, inputs, labels, groups, real, real_weight) -> list[float]:
+    def _real_score(self, inputs, labels, groups, real, real_weight, class_weight) -> list[float]:
         """Per C: how well the real recordings are predicted, each by a head
         trained without its artist (pooled over inner folds of the real
         ones): accuracy, or minus the log-loss, which on a few dozen tracks
@@ -142,9 +161,8 @@ class LogRegHead:
         score = np.zeros(len(C_GRID))
         for _, held in inner_folds(groups[real_rows]).split(real_rows, groups=groups[real_rows]):
             test = real_rows[held]
-            found = self._probabilities_along_c(
-                inputs, labels, weights, train=np.setdiff1d(np.arange(len(labels)), test), test=test
-            )
+            train = np.setdiff1d(np.arange(len(labels)), test)
+            found = self._probabilities_along_c(inputs, labels, weights, train, test, class_weight)
             score += [self._real_points(probabilities, labels[test]) for probabilities in found]
         return list(score / len(real_rows))
 
@@ -274,6 +292,7 @@ class Candidate:
     kind: str  # "logreg" or "attention"
     with_tags: bool  # musicnn's 50 tag probabilities appended to the embedding
     real_score: str | None = None  # real recordings weighted, chosen by this score on them
+    learn_prior: bool = False  # that choice may also stop weighting genres alike
 
 
 CANDIDATES = {
@@ -281,6 +300,9 @@ CANDIDATES = {
     "logreg-mean+tags": Candidate("logreg", True),
     "logreg-mean+tags/real-acc": Candidate("logreg", True, real_score="accuracy"),
     "logreg-mean+tags/real": Candidate("logreg", True, real_score="log_loss"),
+    "logreg-mean+tags/real-prior": Candidate(
+        "logreg", True, real_score="log_loss", learn_prior=True
+    ),
     "attention": Candidate("attention", False),
     "attention+tags": Candidate("attention", True),
 }
@@ -294,7 +316,13 @@ def make_head(candidate: str, n_labels: int, seed: int):
         return AttentionHead(n_labels, seed=seed)
     if chosen.real_score is None:
         return LogRegHead(n_labels, seed=seed)
-    return LogRegHead(n_labels, seed=seed, real_weights=REAL_WEIGHTS, real_score=chosen.real_score)
+    return LogRegHead(
+        n_labels,
+        seed=seed,
+        real_weights=REAL_WEIGHTS,
+        real_score=chosen.real_score,
+        class_weights=("balanced", None) if chosen.learn_prior else ("balanced",),
+    )
 
 
 def head_inputs(embedding: np.ndarray, tags: np.ndarray, candidate: str) -> np.ndarray:
