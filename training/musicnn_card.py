@@ -138,6 +138,19 @@ def best_accuracy_note(metrics: dict) -> str:
     )
 
 
+def versus_fast_text(versus: dict) -> str:
+    """The paired real-music check against the fast model (training.real_check)."""
+    return (
+        f"Against the fast model, track by track on the same {versus['tracks']} held-out "
+        f"recordings (its out-of-fold predictions from its own run, same folds, whole excerpts): "
+        f"this head {pct(versus['accurate_accuracy'])} %, the MFCC LSTM "
+        f"{pct(versus['fast_accuracy'])} %, **{versus['points_ahead']:+.1f} points**. Both right on "
+        f"{versus['both_right']}, only this head on {versus['only_accurate_right']}, only the LSTM "
+        f"on {versus['only_fast_right']}, neither on {versus['neither_right']} (McNemar's exact "
+        f"test p = {versus['mcnemar_p']:.1g})."
+    )
+
+
 def refit_note(metrics: dict) -> str:
     weight = metrics["chosen_real_weight"]
     genres = (
@@ -268,6 +281,8 @@ networks is trained per fold, which this run cannot repeat.
 Shipped: `{chosen}` (the best extra-CV accuracy, then macro-F1, among the heads that are linear
 on the mean embedding, {", ".join(f"`{c}`" for c in SHIPPABLE)}; the other candidates need
 another graph contract), refitted on every track with {refit_note(metrics)}. {best_accuracy_note(metrics)}
+
+{versus_fast_text(metrics["versus_fast"])}
 
 Extra CV accuracy % per source:
 

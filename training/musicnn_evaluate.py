@@ -143,7 +143,8 @@ def evaluate_candidate(
 ) -> dict:
     """Metrics of one candidate under the three protocols, the extra CV
     again with only each window policy's patches analysed (same heads), and
-    the out-of-fold predictions (for calibration)."""
+    the out-of-fold predictions (for calibration, and per extra track for
+    the comparison with the fast model)."""
     index = {label: i for i, label in enumerate(labels)}
     sequences = sequences_for(features, candidate)
     gtzan_truth = np.array([index[t.label] for t in gtzan])
@@ -172,4 +173,5 @@ def evaluate_candidate(
             "truth": np.concatenate([gtzan_truth, extra_truth]).tolist(),
             "probabilities": np.concatenate([in_gtzan, on_extra["whole"]]).tolist(),
         },
+        "extra_out_of_fold": {t.key: p.tolist() for t, p in zip(extra, on_extra["whole"])},
     }

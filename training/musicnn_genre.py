@@ -49,6 +49,7 @@ from training.musicnn_export import (
 )
 from training.musicnn_heads import CANDIDATES, SHIPPABLE
 from training.pipeline import calibrate as pipeline_calibrate
+from training.real_check import fast_model_predictions, paired_comparison
 from training.window_speed import window_speed
 
 NAME = "musicnn-msd-genre"
@@ -57,9 +58,11 @@ TARGET_PRECISION = 0.5  # as the LSTM: class-balanced, see pipeline.calibrate
 INT8_TOLERANCE = 0.01  # int8 ships only if no accuracy drops by more than a point
 
 # How much of a track the plugin hears by default with this model, from the
-# card's "Seconds analysed" table (2026-11-26 run): 3 windows of 10 s were the
-# most accurate on the extra recordings (69.8 %, against 68.6 % for 1×30 s and
-# 3×30 s) at a quarter of 3×30 s's time per 4-minute track (0.38 against 1.41 s).
+# card's "Seconds analysed" table (2026-11-26, /real-prior head): on the extra
+# recordings 3×10 s 74.4 %, 1×30 s 75.6 % (one track more), 3×30 s 74.4 %,
+# 1×15 s 73.3 %. 3×10 s costs a quarter of 3×30 s per 4-minute track (0.30
+# against 1.22 s), a little less than 1×30 s (0.37 s), and hears three parts of
+# a whole track, where these 30-90 s excerpts cannot show what one window misses.
 RECOMMENDED_WINDOWS = {"count": 3, "seconds": 10.0}
 
 
@@ -137,6 +140,14 @@ def main() -> None:
             evaluation[c]["extra_cv"]["macro_f1"],
         ),
     )
+    versus_fast = paired_comparison(
+        evaluation[chosen]["extra_out_of_fold"],
+        fast_model_predictions(
+            json.loads((args.out / "metrics.json").read_text()), gtzan, extra, labels
+        ),
+        extra,
+        labels,
+    )
     with_tags = CANDIDATES[chosen].with_tags
     head = fitted_head(chosen, sequences_for(features, chosen), gtzan + extra, labels, args.seed)
     calibration = calibrate(evaluation[chosen])
@@ -176,8 +187,11 @@ def main() -> None:
         "chosen_class_weight": head.chosen_class_weight,
         "tracks": {"gtzan": len(gtzan), "extra": len(extra)},
         "evaluation": {
-            c: {k: v for k, v in e.items() if k != "out_of_fold"} for c, e in evaluation.items()
+            c: {k: v for k, v in e.items() if k not in ("out_of_fold", "extra_out_of_fold")}
+            for c, e in evaluation.items()
         },
+        "versus_fast": versus_fast,
+        "extra_out_of_fold": evaluation[chosen]["extra_out_of_fold"],  # for training.real_check
         "calibration": calibration,
         "int8": int8,
         "load_average_before_speed": load_before_speed,
