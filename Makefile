@@ -34,8 +34,10 @@ BACKBONE := training/cache/musicnn/msd_musicnn.onnx
 $(BACKBONE):
 	$(MAKE) convert
 
+# Then the accurate model's card pairs its real-music check with the new run's.
 train: $(VENV)/.dev $(BACKBONE)
 	$(PY) -m training --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+	$(PY) -m training.real_check --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 $(VENV)/.bench: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
@@ -55,7 +57,9 @@ $(CONVERT_VENV)/.convert: training/requirements-convert.txt
 convert: $(CONVERT_VENV)/.convert
 	$(CONVERT_VENV)/bin/python -m training.musicnn convert
 
+# The fine-tuning candidate first: the card reports it.
 musicnn: $(VENV)/.dev
+	$(PY) -m training.musicnn_finetune --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 	$(PY) -m training.musicnn_genre --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 reference: $(CONVERT_VENV)/.convert

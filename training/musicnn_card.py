@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "attention+tags": "Attention pooling over patch embeddings + tags",
 }
 FAST_METRICS = Path(__file__).parents[1] / "models" / "metrics.json"
+FINE_TUNING = Path(__file__).parents[1] / "models" / "musicnn-finetune.json"
 
 
 def figures(metrics: dict) -> str:
@@ -39,8 +40,21 @@ def candidates_table(evaluation: dict, chosen: str) -> str:
             f"| `{candidate}`: {name} | {figures(found['gtzan_cv'])} "
             f"| {figures(found['extra_cv'])} | {figures(found['gtzan_only_on_extra'])} |"
         )
+    rows.append(fine_tuning_row(json.loads(FINE_TUNING.read_text())))
     rows.append(fast_model_row(json.loads(FAST_METRICS.read_text())))
     return "\n".join(rows)
+
+
+def fine_tuning_row(fine_tuning: dict) -> str:
+    """The `/real-prior` head with musicnn's last dense layer trained beside it."""
+    found = fine_tuning["evaluation"]
+    recipe = fine_tuning["recipe"]
+    return (
+        f"| `fine-tuned`: `logreg-mean+tags/real-prior`, then musicnn's 1506→200 dense layer and "
+        f"the head trained together ({recipe['epochs']} epochs, AdamW lr {recipe['learning_rate']:g}; "
+        f"`training/musicnn_finetune.py`, its own run) | {figures(found['gtzan_cv']['fine_tuned'])} "
+        f"| {figures(found['extra_cv']['fine_tuned'])} | – |"
+    )
 
 
 def fast_model_row(fast: dict) -> str:
