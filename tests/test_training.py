@@ -130,7 +130,7 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     metrics, out = trained
     model = GenreModel(out / "model" / "genreclf.onnx")
     assert model.labels == list(LABELS)
-    assert model.name == "gtzan-lstm" and model.version == "3"
+    assert model.name == "gtzan-lstm" and model.version == "2"
     assert 0.0 <= model.min_confidence <= 1.0
     assert model.metadata["temperature"] > 0
     windows = model.metadata["windows"]
