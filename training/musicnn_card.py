@@ -57,6 +57,27 @@ def fine_tuning_row(fine_tuning: dict) -> str:
     )
 
 
+def fine_tuning_note(fine_tuning: dict) -> str:
+    """Whether training musicnn's last layers paid, against its own linear start."""
+    found = fine_tuning["evaluation"]
+    pays = all(
+        found[p]["fine_tuned"]["accuracy"] > found[p]["linear"]["accuracy"]
+        for p in ("gtzan_cv", "extra_cv")
+    )
+    return (
+        "Fine-tuning starts, in each fold, from the `/real-prior` head fitted on that training "
+        "side; that linear start scores "
+        f"{figures(found['gtzan_cv']['linear'])} (GTZAN CV) and "
+        f"{figures(found['extra_cv']['linear'])} (extra CV) on the same folds, and fine-tuned "
+        f"{figures(found['gtzan_cv']['fine_tuned'])} and {figures(found['extra_cv']['fine_tuned'])}: "
+        + (
+            "it pays, but its graph (new dense weights) is not built yet."
+            if pays
+            else "it does not pay, so the backbone ships as musicnn's authors trained it."
+        )
+    )
+
+
 def fast_model_row(fast: dict) -> str:
     """The shipped MFCC LSTM as its own training run measured it: the same
     extra folds; its GTZAN CV also trains on the extra recordings."""
@@ -295,6 +316,8 @@ networks is trained per fold, which this run cannot repeat.
 Shipped: `{chosen}` (the best extra-CV accuracy, then macro-F1, among the heads that are linear
 on the mean embedding, {", ".join(f"`{c}`" for c in SHIPPABLE)}; the other candidates need
 another graph contract), refitted on every track with {refit_note(metrics)}. {best_accuracy_note(metrics)}
+
+{fine_tuning_note(json.loads(FINE_TUNING.read_text()))}
 
 {versus_fast_text(metrics["versus_fast"])}
 

@@ -69,8 +69,10 @@ def extra_tracks(root: Path) -> list[Track]:
     return tracks
 
 
-def track_features(path: Path, backbone: Path, params: LogMelParams) -> PatchFeatures | str:
-    """The backbone's outputs for every patch of the track, or why not."""
+def backbone_outputs(
+    path: Path, backbone: Path, params: LogMelParams, names: list[str]
+) -> list[np.ndarray] | str:
+    """The backbone's ``names`` outputs for every patch of the track, or why not."""
     import onnxruntime
 
     try:
@@ -82,13 +84,17 @@ def track_features(path: Path, backbone: Path, params: LogMelParams) -> PatchFea
     session = onnxruntime.InferenceSession(
         str(backbone), options, providers=["CPUExecutionProvider"]
     )
-    outputs = [
-        session.run(["embedding", "tags"], {"logmel": patches[i : i + BATCH_PATCHES]})
+    batches = [
+        session.run(names, {"logmel": patches[i : i + BATCH_PATCHES]})
         for i in range(0, len(patches), BATCH_PATCHES)
     ]
-    return PatchFeatures(
-        np.concatenate([e for e, _ in outputs]), np.concatenate([t for _, t in outputs])
-    )
+    return [np.concatenate(per_output) for per_output in zip(*batches)]
+
+
+def track_features(path: Path, backbone: Path, params: LogMelParams) -> PatchFeatures | str:
+    """musicnn's embedding and tags for every patch of the track, or why not."""
+    found = backbone_outputs(path, backbone, params, ["embedding", "tags"])
+    return found if isinstance(found, str) else PatchFeatures(*found)
 
 
 def cache_path(cache: Path, backbone: Path, params: LogMelParams) -> Path:

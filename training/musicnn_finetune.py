@@ -33,12 +33,17 @@ from onnx import numpy_helper
 from sklearn.model_selection import GroupKFold
 from torch import nn
 
-from beetsplug.genreclf.audio import AudioError, decode_whole
-from beetsplug.genreclf.features import FeatureError, LogMelParams, logmel_patches
+from beetsplug.genreclf.features import LogMelParams
 from training.evaluate import track_metrics
 from training.fit import make_deterministic
 from training.musicnn import BACKBONE_PATH, CACHE
-from training.musicnn_data import BATCH_PATCHES, Track, embed_tracks, extra_tracks, gtzan_tracks
+from training.musicnn_data import (
+    Track,
+    backbone_outputs,
+    embed_tracks,
+    extra_tracks,
+    gtzan_tracks,
+)
 from training.musicnn_evaluate import EXTRA_FOLDS, is_real
 from training.musicnn_heads import REAL_WEIGHTS, LogRegHead, random_crop
 
@@ -79,23 +84,8 @@ def with_pooled_output(backbone: Path, target: Path) -> Path:
 
 
 def track_pooled(path: Path, backbone: Path, params: LogMelParams) -> np.ndarray | str:
-    import onnxruntime
-
-    try:
-        patches = logmel_patches(decode_whole(path, params.sample_rate), params)
-    except (AudioError, FeatureError) as exc:
-        return str(exc)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        str(backbone), options, providers=["CPUExecutionProvider"]
-    )
-    return np.concatenate(
-        [
-            session.run([POOLED], {"logmel": patches[i : i + BATCH_PATCHES]})[0]
-            for i in range(0, len(patches), BATCH_PATCHES)
-        ]
-    )
+    found = backbone_outputs(path, backbone, params, [POOLED])
+    return found if isinstance(found, str) else found[0]
 
 
 def pooled_features(tracks: list[Track], jobs: int) -> dict[str, np.ndarray]:
