@@ -1,4 +1,4 @@
-"""Issue 15 (d): does fine-tuning musicnn's last layers pay?
+"""Does fine-tuning musicnn's last layers pay? A candidate for the accurate model.
 
     python -m training.musicnn_finetune --gtzan ../shared/gtzan --extra ../shared/extra
 
@@ -44,8 +44,8 @@ from training.musicnn_data import (
     extra_tracks,
     gtzan_tracks,
 )
-from training.musicnn_evaluate import EXTRA_FOLDS, is_real
-from training.musicnn_heads import REAL_WEIGHTS, LogRegHead, random_crop
+from training.musicnn_evaluate import EXTRA_FOLDS, fitted_head, is_real, sequences_for
+from training.musicnn_heads import LogRegHead, random_crop
 
 POOLED = "model/flatten/Reshape:0"  # mean and max over time of the front end, (batch, 1506)
 LAYERS = {  # the back end after pooling, as the converted graph names its constants
@@ -138,54 +138,64 @@ class BackEnd(nn.Module):
         return self.head((inputs - self.input_mean) / self.input_scale)
 
 
-def head_inputs_of(features, key: str) -> np.ndarray:
-    return np.concatenate([features[key].embedding, features[key].tags], axis=1)
+START = "logreg-mean+tags/real-prior"  # the shipped recipe's head, where fine-tuning starts
 
 
 def fine_tuned(train: list[Track], features, pooled, constants, labels, seed: int, recipe: Recipe):
-    """The /real-prior head fitted on ``train``, then its back end and head trained together."""
-    index = {label: i for i, label in enumerate(labels)}
-    truth = np.array([index[t.label] for t in train])
-    head = LogRegHead(
-        len(labels), seed=seed, real_weights=REAL_WEIGHTS, class_weights=("balanced", None)
-    ).fit(
-        [head_inputs_of(features, t.key) for t in train],
-        truth,
-        np.array([t.group for t in train]),
-        is_real(train),
-    )
+    """The START head fitted on ``train``, then its back end and head trained together."""
+    head = fitted_head(START, sequences_for(features, START), train, labels, seed)
+    truth = np.array([labels.index(t.label) for t in train])
     make_deterministic(seed)
     network = BackEnd(constants, head)
+    train_back_end(
+        network,
+        [pooled[t.key] for t in train],
+        truth,
+        loss_weights(head, train, truth),
+        seed,
+        recipe,
+    )
+    return head, network
+
+
+def loss_weights(head: LogRegHead, train: list[Track], truth: np.ndarray) -> np.ndarray:
+    """Per track, the weight the head's own fit gave it (real recordings, genres)."""
     weights = np.where(is_real(train), head.chosen_real_weight, 1.0)
     if head.chosen_class_weight == "balanced":
-        counts = np.bincount(truth, minlength=len(labels))
+        counts = np.bincount(truth)
         weights = weights * len(truth) / (np.count_nonzero(counts) * counts[truth])
+    return weights
+
+
+def train_back_end(
+    network: BackEnd,
+    sequences: list[np.ndarray],
+    truth: np.ndarray,
+    weights: np.ndarray,
+    seed: int,
+    recipe: Recipe,
+) -> None:
+    """Weighted cross-entropy of each track's mean per-patch logits over a
+    random run of its patches, in batches of tracks."""
     optimiser = torch.optim.AdamW(
         network.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
     )
     rng = np.random.default_rng(seed)
-    sequences = [pooled[t.key] for t in train]
     network.train()
     for _ in range(recipe.epochs):
-        shuffled = rng.permutation(len(train))
-        for start in range(0, len(train), recipe.batch_size):
+        shuffled = rng.permutation(len(sequences))
+        for start in range(0, len(sequences), recipe.batch_size):
             order = shuffled[start : start + recipe.batch_size]
-            logits = torch.stack(
-                [
-                    network(torch.from_numpy(random_crop(sequences[i], recipe.max_crop, rng))).mean(
-                        0
-                    )
-                    for i in order
-                ]
-            )
+            crops = [random_crop(sequences[i], recipe.max_crop, rng) for i in order]
+            logits = torch.stack([network(torch.from_numpy(c)).mean(0) for c in crops])
             losses = nn.functional.cross_entropy(
                 logits, torch.from_numpy(truth[order]), reduction="none"
             )
-            loss = (losses * torch.from_numpy(weights[order]).float()).sum() / weights[order].sum()
+            batch_weights = torch.from_numpy(weights[order]).float()
+            loss = (losses * batch_weights).sum() / batch_weights.sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-    return head, network
 
 
 def predict(network: BackEnd, sequences: list[np.ndarray]) -> np.ndarray:
@@ -224,7 +234,7 @@ def evaluate(gtzan, extra, features, pooled, labels, seed: int, recipe: Recipe) 
         head, network = fine_tuned(train, features, pooled, constants, labels, seed, recipe)
         rows = found.setdefault(protocol, {"truth": [], "linear": [], "fine_tuned": []})
         rows["truth"] += [index[t.label] for t in test]
-        rows["linear"] += list(head.predict([head_inputs_of(features, t.key) for t in test]))
+        rows["linear"] += list(head.predict(sequences_for(features, START)(test)))
         rows["fine_tuned"] += list(predict(network, [pooled[t.key] for t in test]))
         print(f"{protocol}: a fold done", file=sys.stderr, flush=True)
     return {
