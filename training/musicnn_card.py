@@ -256,9 +256,13 @@ Recommended `min_confidence`: **{calibration["min_confidence"]}**.
 ## Reproduce
 
 ```
-make convert          # TF checkpoint -> training/cache/musicnn/msd_musicnn.onnx (own venv)
-.venv/bin/python -m training.musicnn_genre --gtzan ../shared/gtzan --extra ../shared/extra
+make convert   # TF checkpoint -> training/cache/musicnn/msd_musicnn.onnx (own venv)
+make musicnn   # python -m training.musicnn_finetune (the fine-tuned row), then
+               # python -m training.musicnn_genre (everything else, this card)
 ```
+
+The comparison with the fast model is recomputed after `make train` (`python -m
+training.real_check`).
 
 Seed {metrics["seed"]}. Wall time of this run: {metrics["wall_minutes"]:.1f} min on
 {metrics["machine"]} (2 cores shared with other jobs: speeds are indicative). Patch features are
