@@ -124,20 +124,34 @@ def beet(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(BEET), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
+@contextlib.contextmanager
+def sigint_handled() -> Iterator[None]:
+    """SIGINT handled (not ignored) here while the block starts a child: a
+    child inherits an ignored signal, and a suite started in the background
+    by a non-interactive shell (`cmd &`, as under nohup) ignores SIGINT.
+    A handled signal is reset to its default in the child, as in a terminal."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir, tmp_path):
     """SIGINT to the whole process group (what Ctrl-C does) mid-run: the run
     ends within seconds with status 130, what was analysed is stored and
     written, every file is intact, and the next run does only the rest."""
     tracks = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.wav"))
     env = make_library(tmp_path, tracks * 40)
-    run = subprocess.Popen(
-        [str(BEET), "genreclf", "-w"],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    with sigint_handled():  # so that `beet` does not inherit an ignored SIGINT
+        run = subprocess.Popen(
+            [str(BEET), "genreclf", "-w"],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     deadline = time.monotonic() + 120
     while analysed_count(tmp_path) < 3 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
