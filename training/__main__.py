@@ -18,7 +18,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 from beetsplug.genreclf.features import FeatureParams, LogMelParams
 from beetsplug.genreclf.model import GenreModel
 from training import card, results

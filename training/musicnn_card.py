@@ -8,6 +8,7 @@ from pathlib import Path
 
 from training.card import pct
 from training.evaluate import confusion_text
+from training.musicnn_finetune import START
 from training.musicnn_heads import CANDIDATES, REAL_WEIGHTS, SHIPPABLE
 
 DESCRIPTIONS = {
@@ -19,15 +20,15 @@ DESCRIPTIONS = {
     "attention": "Attention pooling over patch embeddings",
     "attention+tags": "Attention pooling over patch embeddings + tags",
 }
-FAST_METRICS = Path(__file__).parents[1] / "models" / "metrics.json"
-FINE_TUNING = Path(__file__).parents[1] / "models" / "musicnn-finetune.json"
+FAST_METRICS = "metrics.json"  # the fast model's run, beside this card
+FINE_TUNING = "musicnn-finetune.json"  # training.musicnn_finetune's figures, beside it too
 
 
 def figures(metrics: dict) -> str:
     return f"{pct(metrics['accuracy'])} / {pct(metrics['macro_f1'])}"
 
 
-def candidates_table(evaluation: dict, chosen: str) -> str:
+def candidates_table(evaluation: dict, chosen: str, models: Path) -> str:
     rows = [
         "| head | GTZAN 3-fold CV acc. / macro-F1 % | extra CV (by artist) acc. / macro-F1 % "
         "| GTZAN only → extra acc. / macro-F1 % |",
@@ -40,17 +41,17 @@ def candidates_table(evaluation: dict, chosen: str) -> str:
             f"| `{candidate}`: {name} | {figures(found['gtzan_cv'])} "
             f"| {figures(found['extra_cv'])} | {figures(found['gtzan_only_on_extra'])} |"
         )
-    rows.append(fine_tuning_row(json.loads(FINE_TUNING.read_text())))
-    rows.append(fast_model_row(json.loads(FAST_METRICS.read_text())))
+    rows.append(fine_tuning_row(json.loads((models / FINE_TUNING).read_text())))
+    rows.append(fast_model_row(json.loads((models / FAST_METRICS).read_text())))
     return "\n".join(rows)
 
 
 def fine_tuning_row(fine_tuning: dict) -> str:
-    """The `/real-prior` head with musicnn's last dense layer trained beside it."""
+    """The START head with musicnn's last dense layer trained beside it."""
     found = fine_tuning["evaluation"]
     recipe = fine_tuning["recipe"]
     return (
-        f"| `fine-tuned`: `logreg-mean+tags/real-prior`, then musicnn's 1506→200 dense layer and "
+        f"| `fine-tuned`: `{START}`, then musicnn's 1506→200 dense layer and "
         f"the head trained together ({recipe['epochs']} epochs, AdamW lr {recipe['learning_rate']:g}; "
         f"`training/musicnn_finetune.py`, its own run) | {figures(found['gtzan_cv']['fine_tuned'])} "
         f"| {figures(found['extra_cv']['fine_tuned'])} | – |"
@@ -65,13 +66,13 @@ def fine_tuning_note(fine_tuning: dict) -> str:
         for p in ("gtzan_cv", "extra_cv")
     )
     return (
-        "Fine-tuning starts, in each fold, from the `/real-prior` head fitted on that training "
+        f"Fine-tuning starts, in each fold, from the `{START}` head fitted on that training "
         "side; that linear start scores "
         f"{figures(found['gtzan_cv']['linear'])} (GTZAN CV) and "
         f"{figures(found['extra_cv']['linear'])} (extra CV) on the same folds, and fine-tuned "
         f"{figures(found['gtzan_cv']['fine_tuned'])} and {figures(found['extra_cv']['fine_tuned'])}: "
         + (
-            "it pays, but its graph (new dense weights) is not built yet."
+            "it pays; `make musicnn` does not ship it (the graph would need its dense weights)."
             if pays
             else "it does not pay, so the backbone ships as musicnn's authors trained it."
         )
@@ -315,13 +316,13 @@ Macro-F1 over the genres present. The `fast` row is the MFCC LSTM's own training
 `models/README.md`): the same extra folds, tracks and windows (whole excerpts); every one of its
 networks is trained per fold, which this run cannot repeat.
 
-{candidates_table(metrics["evaluation"], chosen)}
+{candidates_table(metrics["evaluation"], chosen, path.parent)}
 
 Shipped: `{chosen}` (the best extra-CV accuracy, then macro-F1, among the heads that are linear
 on the mean embedding, {", ".join(f"`{c}`" for c in SHIPPABLE)}; the other candidates need
 another graph contract), refitted on every track with {refit_note(metrics)}. {best_accuracy_note(metrics)}
 
-{fine_tuning_note(json.loads(FINE_TUNING.read_text()))}
+{fine_tuning_note(json.loads((path.parent / FINE_TUNING).read_text()))}
 
 {versus_fast_text(metrics["versus_fast"])}
 

@@ -15,8 +15,11 @@ import hashlib
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import joblib
 import numpy as np
@@ -27,6 +30,7 @@ from training.data import find_clips, read_split_lists
 
 ARTIST = re.compile(r"\(artist:\s*([^)]+)\)")
 BATCH_PATCHES = 64
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -107,16 +111,23 @@ def embed_tracks(
     tracks: list[Track], backbone: Path, params: LogMelParams, cache: Path, jobs: int
 ) -> dict[str, PatchFeatures]:
     """Patch features per track key; unreadable tracks are reported and left out."""
-    path = cache_path(cache, backbone, params)
-    known: dict[str, PatchFeatures | str] = joblib.load(path) if path.is_file() else {}
+    compute = partial(track_features, backbone=backbone, params=params)
+    return cached_per_track(cache_path(cache, backbone, params), tracks, compute, "embedding", jobs)
+
+
+def cached_per_track(
+    path: Path, tracks: list[Track], compute: Callable[[Path], T | str], doing: str, jobs: int
+) -> dict[str, T]:
+    """``compute(track.path)`` per track key, kept in ``path`` (a joblib dict)
+    and computed in parallel for the tracks it lacks; a track ``compute``
+    could not read (a reason string) is reported and left out."""
+    known: dict[str, T | str] = joblib.load(path) if path.is_file() else {}
     missing = [t for t in tracks if t.key not in known]
     if missing:
-        print(f"embedding {len(missing)} tracks", file=sys.stderr, flush=True)
-        found = joblib.Parallel(n_jobs=jobs)(
-            joblib.delayed(track_features)(t.path, backbone, params) for t in missing
-        )
+        print(f"{doing} {len(missing)} tracks", file=sys.stderr, flush=True)
+        found = joblib.Parallel(n_jobs=jobs)(joblib.delayed(compute)(t.path) for t in missing)
         known.update({t.key: f for t, f in zip(missing, found)})
-        cache.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump(known, path)
     for track in tracks:
         if isinstance(known[track.key], str):

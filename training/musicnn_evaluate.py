@@ -13,7 +13,7 @@ Hyper-parameters are chosen inside each training side (see musicnn_heads).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
@@ -61,12 +61,29 @@ def fit_predict(
     return fitted_head(candidate, sequences, train, labels, seed).predict(test_inputs)
 
 
+Fold = tuple[list[Track], list[int]]  # training tracks, indices of the held-out ones
+
+
+def gtzan_folds(gtzan: list[Track]) -> Iterator[Fold]:
+    """Each artist-filtered list held out in turn, trained on the other two."""
+    for held_out in sorted({t.group for t in gtzan}):
+        test = [i for i, t in enumerate(gtzan) if t.group == held_out]
+        yield [t for t in gtzan if t.group != held_out], test
+
+
+def extra_folds(gtzan: list[Track], extra: list[Track]) -> Iterator[Fold]:
+    """The extra tracks in folds grouped by artist, each held out in turn,
+    trained on every GTZAN clip and the other folds (indices into ``extra``)."""
+    groups = [t.group for t in extra]
+    for _, test in GroupKFold(n_splits=EXTRA_FOLDS).split(extra, groups=groups):
+        held_out = set(test)
+        yield gtzan + [t for i, t in enumerate(extra) if i not in held_out], list(test)
+
+
 def gtzan_cv(candidate, sequences, gtzan: list[Track], labels, seed) -> np.ndarray:
     """Out-of-fold probabilities for every GTZAN track, in ``gtzan`` order."""
     probabilities = np.zeros((len(gtzan), len(labels)))
-    for held_out in sorted({t.group for t in gtzan}):
-        test = [i for i, t in enumerate(gtzan) if t.group == held_out]
-        train = [t for t in gtzan if t.group != held_out]
+    for train, test in gtzan_folds(gtzan):
         probabilities[test] = fit_predict(
             candidate, sequences, train, sequences([gtzan[i] for i in test]), labels, seed
         )
@@ -79,10 +96,7 @@ def extra_cv(
     """Out-of-fold probabilities for every extra track, folds grouped by
     artist; one array per view (which patches of a test track are used)."""
     probabilities = {name: np.zeros((len(extra), len(labels))) for name in views}
-    groups = [t.group for t in extra]
-    for _, test in GroupKFold(n_splits=EXTRA_FOLDS).split(extra, groups=groups):
-        held_out = set(test)
-        train = gtzan + [t for i, t in enumerate(extra) if i not in held_out]
+    for train, test in extra_folds(gtzan, extra):
         head = fitted_head(candidate, sequences, train, labels, seed)
         for name, view in views.items():
             probabilities[name][test] = head.predict(view([extra[i] for i in test]))

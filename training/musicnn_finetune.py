@@ -23,14 +23,13 @@ import hashlib
 import json
 import sys
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
-import joblib
 import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
-from sklearn.model_selection import GroupKFold
 from torch import nn
 
 from beetsplug.genreclf.features import LogMelParams
@@ -40,11 +39,18 @@ from training.musicnn import BACKBONE_PATH, CACHE
 from training.musicnn_data import (
     Track,
     backbone_outputs,
+    cached_per_track,
     embed_tracks,
     extra_tracks,
     gtzan_tracks,
 )
-from training.musicnn_evaluate import EXTRA_FOLDS, fitted_head, is_real, sequences_for
+from training.musicnn_evaluate import (
+    extra_folds,
+    fitted_head,
+    gtzan_folds,
+    is_real,
+    sequences_for,
+)
 from training.musicnn_heads import LogRegHead, random_crop
 
 POOLED = "model/flatten/Reshape:0"  # mean and max over time of the front end, (batch, 1506)
@@ -91,18 +97,9 @@ def track_pooled(path: Path, backbone: Path, params: LogMelParams) -> np.ndarray
 def pooled_features(tracks: list[Track], jobs: int) -> dict[str, np.ndarray]:
     """(n_patches, 1506) per readable track, cached per backbone file."""
     key = hashlib.sha256(BACKBONE_PATH.read_bytes()).hexdigest()[:12]
-    path = CACHE / f"pooled-{key}.joblib"
-    known = joblib.load(path) if path.is_file() else {}
-    missing = [t for t in tracks if t.key not in known]
-    if missing:
-        print(f"pooling {len(missing)} tracks", file=sys.stderr, flush=True)
-        backbone = with_pooled_output(BACKBONE_PATH, CACHE / "msd_musicnn.pooled.onnx")
-        found = joblib.Parallel(n_jobs=jobs)(
-            joblib.delayed(track_pooled)(t.path, backbone, LogMelParams()) for t in missing
-        )
-        known.update({t.key: f for t, f in zip(missing, found)})
-        joblib.dump(known, path)
-    return {t.key: known[t.key] for t in tracks if not isinstance(known[t.key], str)}
+    backbone = with_pooled_output(BACKBONE_PATH, CACHE / "msd_musicnn.pooled.onnx")
+    compute = partial(track_pooled, backbone=backbone, params=LogMelParams())
+    return cached_per_track(CACHE / f"pooled-{key}.joblib", tracks, compute, "pooling", jobs)
 
 
 class BackEnd(nn.Module):
@@ -208,21 +205,11 @@ def predict(network: BackEnd, sequences: list[np.ndarray]) -> np.ndarray:
 
 
 def held_out_splits(gtzan: list[Track], extra: list[Track]):
-    """(protocol, training tracks, held-out tracks) as training.musicnn_evaluate makes them."""
-    for held_out in sorted({t.group for t in gtzan}):
-        yield (
-            "gtzan_cv",
-            [t for t in gtzan if t.group != held_out],
-            [t for t in gtzan if t.group == held_out],
-        )
-    groups = [t.group for t in extra]
-    for _, test in GroupKFold(n_splits=EXTRA_FOLDS).split(extra, groups=groups):
-        held = set(test)
-        yield (
-            "extra_cv",
-            gtzan + [t for i, t in enumerate(extra) if i not in held],
-            [extra[i] for i in test],
-        )
+    """(protocol, training tracks, held-out tracks): training.musicnn_evaluate's folds."""
+    for train, test in gtzan_folds(gtzan):
+        yield "gtzan_cv", train, [gtzan[i] for i in test]
+    for train, test in extra_folds(gtzan, extra):
+        yield "extra_cv", train, [extra[i] for i in test]
 
 
 def evaluate(gtzan, extra, features, pooled, labels, seed: int, recipe: Recipe) -> dict:

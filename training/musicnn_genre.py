@@ -30,7 +30,7 @@ from training.musicnn import (
     source_record,
     unpack,
 )
-from training.musicnn_card import write_card
+from training.musicnn_card import FAST_METRICS, write_card
 from training.musicnn_data import embed_tracks, extra_tracks, gtzan_tracks
 from training.musicnn_evaluate import (
     WINDOW_POLICIES,
@@ -129,7 +129,7 @@ def main() -> None:
     gtzan = [t for t in gtzan if t.key in features]
     extra = [t for t in extra if t.key in features and t.label in labels]
     # the fast model's run must have held out the same tracks: checked before the long part
-    fast_metrics = json.loads((args.out / "metrics.json").read_text())
+    fast_metrics = json.loads((args.out / FAST_METRICS).read_text())
     fast = fast_model_predictions(fast_metrics, gtzan, extra, labels)
 
     evaluation = {

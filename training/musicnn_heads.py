@@ -83,16 +83,11 @@ class LogRegHead:
         inputs = np.stack([s.mean(axis=0) for s in sequences])
         real = np.zeros(len(labels), bool) if real is None else real
         if self.real_weights and real.any():
-            grid = [
-                (c, w, genres)
-                for genres in self.class_weights
-                for w in self.real_weights
-                for c in C_GRID
-            ]
+            options = [(w, genres) for genres in self.class_weights for w in self.real_weights]
+            grid = [(c, w, genres) for w, genres in options for c in C_GRID]
             scores = [
                 score
-                for genres in self.class_weights
-                for w in self.real_weights
+                for w, genres in options
                 for score in self._real_score(inputs, labels, groups, real, w, genres)
             ]
         else:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from training.blocks import make_blocks
-from training.musicnn_card import card_from_files
+from training.musicnn_card import FAST_METRICS, card_from_files
 from training.musicnn_data import Track, extra_tracks, gtzan_tracks
 
 
@@ -81,7 +81,7 @@ def refresh(models: Path, gtzan_root: Path, extra_root: Path) -> dict:
     accurate = metrics["extra_out_of_fold"]
     extra = [t for t in extra_tracks(extra_root) if t.key in accurate]
     fast = fast_model_predictions(
-        json.loads((models / "metrics.json").read_text()),
+        json.loads((models / FAST_METRICS).read_text()),
         gtzan_tracks(gtzan_root),
         extra,
         metrics["labels"],
