@@ -130,7 +130,7 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     metrics, out = trained
     model = GenreModel(out / "model" / "genreclf.onnx")
     assert model.labels == list(LABELS)
-    assert model.name == "gtzan-lstm" and model.version == "2"
+    assert model.name == "gtzan-lstm" and model.version == "3"
     assert 0.0 <= model.min_confidence <= 1.0
     assert model.metadata["temperature"] > 0
     windows = model.metadata["windows"]
@@ -144,7 +144,7 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     assert "python -m training (test)" in card and "$" not in card
     assert (out / "model" / "reliability.png").stat().st_size > 0
     saved = json.loads((out / "model" / "metrics.json").read_text())
-    for variant in ("plain", "taught", "baseline"):
+    for variant in (*main.VARIANTS, "baseline"):
         assert saved["evaluation"][variant]["gtzan_cv"]["tracks"] == 18
         assert saved["evaluation"][variant]["extra_cv"]["tracks"] == 6
     assert set(saved["search"]) == {c.name for c in main.results.GRID}
@@ -201,15 +201,19 @@ def test_no_soft_label_comes_from_a_teacher_that_saw_the_held_out_block(monkeypa
         Track(f"{b}{i}", Path("x"), "buzz", "gtzan", b, "gtzan") for b in "ABC" for i in range(2)
     )
     blocks = Blocks(tracks, {t.key: t.group for t in tracks})
-    monkeypatch.setattr(teacher, "fit_teacher", lambda f, b, excluded, labels, seed: excluded)
+    monkeypatch.setattr(
+        teacher, "fit_teacher", lambda f, b, excluded, labels, seed, kind: (kind, excluded)
+    )
     monkeypatch.setattr(teacher, "patch_probabilities", lambda fitted, patches: fitted)
     monkeypatch.setattr(teacher, "patch_inputs", lambda features, key: None)
     soft = teacher.cross_fitted_soft_labels({}, blocks, ["buzz"], seed=0, jobs=1)
-    assert set(soft) == {None, "A", "B", "C"}
-    for held_out, labelled in soft.items():
-        assert {k[0] for k in labelled} == set("ABC") - {held_out}
-        for key, excluded in labelled.items():
-            assert excluded == frozenset({held_out, key[0]} - {None})
+    assert set(soft) == set(teacher.KINDS)
+    for kind, per_held_out in soft.items():
+        assert set(per_held_out) == {None, "A", "B", "C"}
+        for held_out, labelled in per_held_out.items():
+            assert {k[0] for k in labelled} == set("ABC") - {held_out}
+            for key, fitted in labelled.items():
+                assert fitted == (kind, frozenset({held_out, key[0]} - {None}))
 
 
 def test_shipped_min_confidence_is_recomputed_from_its_calibrated_predictions():

@@ -13,14 +13,14 @@ import torch
 
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import METADATA_FORMAT, METADATA_KEY, GenreModel
-from training.network import ExportedGenreLSTM, GenreLSTM
+from training.network import ExportedGenreLSTM, GenreEnsemble, GenreLSTM
 
 PARITY_TOLERANCE = 1e-4
 PARITY_LENGTHS = (32, 130, 431)  # short clip, one segment, a 10 s sequence
 
 
 def export_onnx(
-    network: GenreLSTM,
+    network: GenreLSTM | GenreEnsemble,
     labels: list[str],
     params: FeatureParams,
     path: Path,
@@ -72,7 +72,7 @@ def export_onnx(
     check_parity(network, path)
 
 
-def check_parity(network: GenreLSTM, path: Path, seed: int = 0) -> float:
+def check_parity(network: GenreLSTM | GenreEnsemble, path: Path, seed: int = 0) -> float:
     """Max abs difference PyTorch vs onnxruntime over several batch sizes and
     sequence lengths; raises if it exceeds PARITY_TOLERANCE."""
     model = GenreModel(path)

@@ -32,6 +32,7 @@ class TrainParams:
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixing weight; 0: no mixup
     teacher_weight: float = 0.0  # share of the target taken from the teacher
+    real_weight: float = 1.0  # a real recording picked this many times as often as a GTZAN clip
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,6 +46,7 @@ class Examples:
     labels: np.ndarray  # (n_clips,) label indices
     # per clip, the teacher's probabilities along the clip (n_patches, n_labels)
     teacher: list[np.ndarray] | None = None
+    real: np.ndarray | None = None  # (n_clips,) True for a real recording (not GTZAN)
 
 
 def make_deterministic(seed: int) -> None:
@@ -67,7 +69,7 @@ def sample_batch(
     classes = rng.choice(np.unique(examples.labels), size)
     crops, targets = [], []
     for label in classes:
-        clip = rng.choice(np.flatnonzero(examples.labels == label))
+        clip = pick_clip(examples, label, recipe.real_weight, rng)
         versions = examples.versions[clip]
         sequence = versions[rng.integers(len(versions))]
         if len(sequence) < frames:  # a very short clip: loop it
@@ -90,6 +92,15 @@ def sample_batch(
     # torch.tensor copies into torch's 64-byte-aligned memory: MKL's sums can
     # depend on alignment, and numpy's buffers are not aligned alike run to run
     return torch.tensor(inputs, dtype=torch.float32), torch.tensor(targets, dtype=torch.float32)
+
+
+def pick_clip(examples: Examples, label: int, real_weight: float, rng: np.random.Generator) -> int:
+    """A clip of genre ``label``, real recordings ``real_weight`` times as likely."""
+    clips = np.flatnonzero(examples.labels == label)
+    if real_weight == 1.0 or examples.real is None:
+        return int(rng.choice(clips))  # the draw every model before real weighting used
+    weights = np.where(examples.real[clips], real_weight, 1.0)
+    return int(rng.choice(clips, p=weights / weights.sum()))
 
 
 def teacher_at(patches: np.ndarray, position: float) -> np.ndarray:

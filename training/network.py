@@ -100,15 +100,45 @@ class GenreLSTM(nn.Module):
         """Uncalibrated logits, (batch, n_labels)."""
         return self.classify(self.embedding(mfcc))
 
+    def outputs(self, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Uncalibrated logits and the embedding they come from."""
+        embedding = self.embedding(mfcc)
+        return self.classify(embedding), embedding
+
+
+class GenreEnsemble(nn.Module):
+    """Several GenreLSTMs on the same MFCCs: the mean of their logits, their
+    embeddings side by side, one calibration ``temperature`` for the whole."""
+
+    def __init__(self, members: list[GenreLSTM]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.register_buffer("temperature", torch.ones(()))
+
+    @property
+    def feature_mean(self) -> torch.Tensor:  # members share the training data's statistics
+        return self.members[0].feature_mean
+
+    @property
+    def feature_std(self) -> torch.Tensor:
+        return self.members[0].feature_std
+
+    def forward(self, mfcc: torch.Tensor) -> torch.Tensor:
+        return self.outputs(mfcc)[0]
+
+    def outputs(self, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        found = [member.outputs(mfcc) for member in self.members]
+        logits = torch.stack([f[0] for f in found]).mean(dim=0)
+        return logits, torch.cat([f[1] for f in found], dim=-1)
+
 
 class ExportedGenreLSTM(nn.Module):
     """The graph that ships: calibrated probabilities and embedding from raw MFCCs."""
 
-    def __init__(self, network: GenreLSTM) -> None:
+    def __init__(self, network: GenreLSTM | GenreEnsemble) -> None:
         super().__init__()
         self.network = network
 
     def forward(self, mfcc: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = self.network.embedding(mfcc)
-        logits = self.network.classify(embedding) / self.network.temperature
-        return torch.softmax(logits, dim=-1), embedding
+        logits, embedding = self.network.outputs(mfcc)
+        return torch.softmax(logits / self.network.temperature, dim=-1), embedding

@@ -5,9 +5,11 @@ Every figure comes from one of eight artist-disjoint blocks held out
 it. The candidate recipe and epoch count for a held-out block come from
 validation curves that never touch it (``training.search``). For every
 block, and for the shipped model (nothing held out), the chosen recipe is
-trained twice: on the true labels alone ("plain") and on a blend of true
-labels and the accurate model's cross-fitted soft labels ("taught"). The
-MFCC-statistics logistic regression is fitted on the same training sides.
+trained once per member of ``MEMBERS``: on the true labels alone ("plain"),
+or on a blend of true labels and cross-fitted soft labels from the musicnn
+teachers (``training.teacher``). The "ensemble" variant averages the taught
+members' logits. The MFCC-statistics logistic regression is fitted on the
+same training sides.
 """
 
 from __future__ import annotations
@@ -25,12 +27,32 @@ from beetsplug.genreclf.learn import confidence_threshold
 from training.baselines import logistic_regression_probabilities, mfcc_statistics
 from training.blocks import Blocks
 from training.extract import ClipFeatures
+from training.network import GenreEnsemble
 from training.fit import Examples, TrainParams, make_deterministic, segment_logits, train
 from training.search import GRID, Choice, Config, choose
 from training.teacher import SoftLabels
 from training.views import WHOLE, all_views
 
-VARIANTS = ("plain", "taught")
+
+@dataclass(frozen=True)
+class Member:
+    """How one network learns: from which teacher (None: true labels only;
+    "mixed": the balanced teacher on GTZAN clips, the real one on real
+    recordings), how much of each target comes from it, and how much more
+    often a real recording is drawn than a GTZAN clip of its genre."""
+
+    teacher: str | None = None
+    teacher_weight: float = 0.0
+    real_weight: float = 1.0
+
+
+MEMBERS = {
+    "plain": Member(),
+    "taught-real": Member("real", teacher_weight=0.7, real_weight=4.0),
+    "taught-mixed": Member("mixed", teacher_weight=0.7),
+}
+ENSEMBLE = ("taught-real", "taught-mixed")  # one for real music, one for GTZAN's genres
+VARIANTS = (*MEMBERS, "ensemble")
 BASELINE_N_MFCC = 20  # the classic GTZAN feature table's 20 MFCCs
 
 
@@ -47,6 +69,8 @@ class Task:
     teacher: SoftLabels | None = None
     validate: tuple[str, ...] = ()
     test: tuple[str, ...] = ()
+    member: Member = Member()
+    real: frozenset[str] = frozenset()  # the real recordings among ``train``
 
 
 @dataclass
@@ -89,6 +113,7 @@ def run_task(
         [sequences[k] if config.augmented else sequences[k][:1] for k in task.train],
         np.array([label_of[k] for k in task.train]),
         [task.teacher[k] for k in task.train] if task.teacher else None,
+        np.array([k in task.real for k in task.train]),
     )
     validation = None
     if task.validate:
@@ -101,7 +126,7 @@ def run_task(
 
     make_deterministic(task_seed(seed, task.name))  # before the network: its weights too
     network = config.network(n_labels)
-    recipe = config.train_params(base, 0.5 if task.teacher else 0.0)
+    recipe = config.train_params(base, task.member.teacher_weight, task.member.real_weight)
     curve = train(
         network, examples, params, recipe, task_seed(seed, task.name), task.epochs, validation
     )
@@ -175,17 +200,45 @@ def refit_name(held_out: str | None, variant: str) -> str:
     return f"refit-{held_out or 'final'}-{variant}".replace(":", "-")
 
 
+def teacher_labels(
+    member: Member, soft: dict[str, dict[str | None, SoftLabels]], held_out: str | None, real
+) -> SoftLabels | None:
+    """``member``'s soft labels for the tracks outside ``held_out``."""
+    if member.teacher is None:
+        return None
+    if member.teacher != "mixed":
+        return soft[member.teacher][held_out]
+    return {
+        key: (soft["real"] if key in real else soft["balanced"])[held_out][key]
+        for key in soft["real"][held_out]
+    }
+
+
 def refit_tasks(
-    blocks: Blocks, chosen: dict[str | None, Choice], soft: dict[str | None, SoftLabels]
+    blocks: Blocks,
+    chosen: dict[str | None, Choice],
+    soft: dict[str, dict[str | None, SoftLabels]],
 ) -> list[Task]:
+    real = frozenset(t.key for t in blocks.tracks if t.source == "extra")
     tasks = []
     for held_out, choice in chosen.items():
         train_keys = tuple(t.key for t in blocks.outside(held_out))
         test = tuple(t.key for t in blocks.inside(held_out)) if held_out else ()
-        for variant in VARIANTS:
-            teacher = soft[held_out] if variant == "taught" else None
+        for variant, member in MEMBERS.items():
+            teacher = teacher_labels(member, soft, held_out, real)
             name = refit_name(held_out, variant)
-            tasks.append(Task(name, choice.config, train_keys, choice.epochs, teacher, test=test))
+            tasks.append(
+                Task(
+                    name,
+                    choice.config,
+                    train_keys,
+                    choice.epochs,
+                    teacher,
+                    test=test,
+                    member=member,
+                    real=real,
+                )
+            )
     return tasks
 
 
@@ -231,7 +284,7 @@ class TrainingResult:
 def train_and_evaluate(
     blocks: Blocks,
     features: dict[str, ClipFeatures],
-    soft: dict[str | None, SoftLabels],
+    soft: dict[str, dict[str | None, SoftLabels]],
     labels: list[str],
     base: TrainParams,
     seed: int,
@@ -249,14 +302,20 @@ def train_and_evaluate(
             for held_out in blocks.names
             for key, views in refits[refit_name(held_out, variant)].outputs.items()
         }
-        for variant in VARIANTS
+        for variant in MEMBERS
     }
+    logits["ensemble"] = {
+        key: {view: np.mean([logits[m][key][view] for m in ENSEMBLE], axis=0) for view in views}
+        for key, views in logits[ENSEMBLE[0]].items()
+    }
+    final = {v: refits[refit_name(None, v)].network for v in MEMBERS}
+    final["ensemble"] = GenreEnsemble([final[m] for m in ENSEMBLE])
     return TrainingResult(
         curves={name: result.curve for name, result in curves.items()},
         chosen=chosen,
         logits=logits,
         baseline=baseline_probabilities(blocks, features, label_of, len(labels), seed),
-        final={v: refits[refit_name(None, v)].network for v in VARIANTS},
+        final=final,
     )
 
 

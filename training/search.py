@@ -60,12 +60,15 @@ class Config:
             deltas=self.deltas,
         )
 
-    def train_params(self, base: TrainParams, teacher_weight: float = 0.0) -> TrainParams:
+    def train_params(
+        self, base: TrainParams, teacher_weight: float = 0.0, real_weight: float = 1.0
+    ) -> TrainParams:
         return replace(
             base,
             mixup_alpha=self.mixup_alpha,
             label_smoothing=self.label_smoothing,
             teacher_weight=teacher_weight,
+            real_weight=real_weight,
         )
 
     def to_dict(self) -> dict:
