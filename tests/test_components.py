@@ -136,11 +136,15 @@ class TestModel:
 
 @pytest.mark.parametrize(
     "name, frontend, aggregation, windows",
-    [("fast", "mfcc", "mean", (2, 30.0)), ("accurate", "logmel", "geometric_mean", (3, 10.0))],
+    [("fast", "mfcc", "mean", (3, 15.0)), ("accurate", "logmel", "geometric_mean", (3, 10.0))],
 )
 def test_each_packaged_model_declares_how_to_feed_it(name, frontend, aggregation, windows):
     model = GenreModel(PACKAGED[name])
-    assert (model.frontend.name, model.aggregation, model.windows) == (frontend, aggregation, windows)
+    assert (model.frontend.name, model.aggregation, model.windows) == (
+        frontend,
+        aggregation,
+        windows,
+    )
     assert model.path == model_path(name)
     assert model_path("") == PACKAGED[DEFAULT_MODEL]
 
@@ -150,7 +154,9 @@ def test_loading_the_plugin_imports_no_heavy_modules():
         "import sys, beetsplug.genreclf; "
         "print(sorted(m for m in ('librosa', 'onnxruntime', 'joblib', 'torch') if m in sys.modules))"
     )
-    output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     assert output.stdout.strip() == "[]"
 
 

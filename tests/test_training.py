@@ -263,3 +263,55 @@ def test_recipe_grid_entries_are_distinct():
     from training.search import GRID
 
     assert len({replace(c, name="").to_dict().__repr__() for c in GRID}) == len(GRID)
+
+
+def test_ensemble_exports_the_mean_of_its_members_logits(tmp_path):
+    import torch
+
+    from training.network import GenreEnsemble
+
+    torch.manual_seed(0)
+    members = [GenreLSTM(20, 3, hidden_size=8, embedding_size=8, deltas=d) for d in (False, True)]
+    ensemble = GenreEnsemble(members).eval()
+    ensemble.temperature.fill_(1.3)
+    path = tmp_path / "ensemble.onnx"
+    export_onnx(
+        ensemble, list(LABELS), FeatureParams(), path, name="t", version="0", min_confidence=0.5
+    )
+    assert check_parity(ensemble, path) <= 1e-4
+    mfcc = torch.randn(2, 130, 20)
+    probabilities, embedding = GenreModel(path).run(mfcc.numpy())
+    with torch.no_grad():
+        mean_logits = (members[0](mfcc) + members[1](mfcc)) / 2
+    assert np.allclose(probabilities, torch.softmax(mean_logits / 1.3, -1).numpy(), atol=1e-5)
+    assert embedding.shape == (2, 16)  # the members' embeddings side by side
+
+
+def test_the_real_teacher_is_the_accurate_models_shipped_head():
+    from training.teacher import REAL_RECIPE
+
+    card = json.loads(Path("models/musicnn-genre-metrics.json").read_text())
+    assert (card["chosen_c"], card["chosen_real_weight"], card["chosen_class_weight"]) == (
+        REAL_RECIPE.c,
+        REAL_RECIPE.real_weight,
+        REAL_RECIPE.class_weight,
+    )
+
+
+@pytest.mark.parametrize(
+    "real_weight, real_share",
+    [
+        (1.0, 1 / 4),  # one real clip among four of the genre: drawn as often as each
+        (3.0, 1 / 2),  # 3 / (3 + 3)
+        (9.0, 3 / 4),  # 9 / (9 + 3)
+    ],
+)
+def test_real_recordings_are_drawn_real_weight_times_as_often(real_weight, real_share):
+    from training.fit import Examples, pick_clip
+
+    real = np.array([True, False, False, False, True])
+    examples = Examples([[np.zeros((4, 1))]] * 5, np.array([0, 0, 0, 0, 1]), None, real)
+    rng = np.random.default_rng(0)
+    drawn = np.array([pick_clip(examples, 0, real_weight, rng) for _ in range(20000)])
+    assert set(drawn) <= {0, 1, 2, 3}
+    assert abs(np.mean(drawn == 0) - real_share) < 0.015

@@ -10,6 +10,8 @@ from pathlib import Path
 from string import Template
 
 from training import teacher
+from training.network import EMBEDDING_SIZE
+from training.pipeline import ENSEMBLE, MEMBERS
 from training.calibration import save_reliability_png
 from training.evaluate import confusion_text, save_confusion_png
 from training.search import Config
@@ -99,7 +101,7 @@ def verdict(evaluation: dict, shipped: str) -> str:
     margin = model["gtzan_cv"]["macro_f1"] - baseline["gtzan_cv"]["macro_f1"]
     real = model["extra_cv"]["accuracy"]
     return (
-        f"Shipped: the **{shipped}** LSTM (the better mean of GTZAN-CV macro-F1 and real-music "
+        f"Shipped: the **{shipped}** variant (the better mean of GTZAN-CV macro-F1 and real-music "
         f"accuracy). Its GTZAN-CV macro-F1 is {100 * margin:+.1f} points against the baseline's "
         f"(goal: +{100 * GOAL_MARGIN:.0f}: **{'met' if margin >= GOAL_MARGIN else 'not met'}**); "
         f"its real-music accuracy is {pct(real)} % (goal: {100 * GOAL_REAL:.0f} %: "
@@ -228,6 +230,27 @@ def windows_table(metrics: dict) -> str:
     )
 
 
+def recorded_text(metrics: dict) -> str:
+    """No extra track is new to the previous model: its own run's out-of-block
+    figures on these blocks stand in for it."""
+    recorded = metrics.get("previous_model_recorded")
+    if recorded is None:
+        return " No extra track is new to it and its run's figures are not here: not compared."
+    verdict = (
+        "This model replaces it."
+        if metrics["ships"]
+        else "This model does **not** beat it and was not shipped."
+    )
+    return (
+        f" No extra track is new to it, so it is judged by its own run's out-of-block figures on "
+        f"these blocks: GTZAN-CV macro-F1 {pct(recorded['gtzan_cv']['macro_f1'])} %, real-music "
+        f"accuracy {pct(recorded['extra_cv']['accuracy'])} % (this run's shipped variant: "
+        f"{pct(metrics['evaluation'][metrics['shipped_variant']]['gtzan_cv']['macro_f1'])} % and "
+        f"{pct(metrics['evaluation'][metrics['shipped_variant']]['extra_cv']['accuracy'])} %). "
+        + verdict
+    )
+
+
 def previous_text(metrics: dict) -> str:
     previous = metrics["previous_model_on_extra"]
     if previous is None:
@@ -239,7 +262,7 @@ def previous_text(metrics: dict) -> str:
         f"{metrics['previous_extra_rows']} of them)."
     )
     if previous["unseen"] is None:
-        return text + " No extra track is new to it, so the two are not compared."
+        return text + recorded_text(metrics)
     return text + (
         f" On the {previous['unseen']['tracks']} it never heard: "
         f"{pct(previous['unseen']['accuracy'])} % (macro-F1 {pct(previous['unseen']['macro_f1'])} %), "
@@ -259,8 +282,29 @@ def epochs_note(metrics: dict) -> str:
     at_most = sum(c["epochs"] == most for c in metrics["chosen"].values())
     return (
         f"{at_most} of the {len(metrics['chosen'])} chosen epoch counts are the most the curves ran "
-        f"({most} epochs of {metrics['train']['steps_per_epoch']} batches): longer training may pay."
+        f"({most} epochs of {metrics['train']['steps_per_epoch']} batches)"
+        + (": longer training may pay." if at_most else ".")
     )
+
+
+def members_text() -> str:
+    """How each network learns, from ``pipeline.MEMBERS``."""
+    lines = []
+    for name, member in MEMBERS.items():
+        if member.teacher is None:
+            how = "the (smoothed) true labels alone"
+        else:
+            how = (
+                f"{100 * (1 - member.teacher_weight):.0f} % the smoothed true label, "
+                f"{100 * member.teacher_weight:.0f} % the **{member.teacher}** teacher's probabilities"
+            )
+        if member.real_weight != 1:
+            how += f"; a real recording is drawn {member.real_weight:g}× as often as a GTZAN clip"
+        lines.append(f"- `{name}`: {how}.")
+    lines.append(
+        f"- `ensemble`: the mean of the logits of {' and '.join(f'`{m}`' for m in ENSEMBLE)}."
+    )
+    return "\n".join(lines)
 
 
 def card_values(metrics: dict) -> dict:
@@ -270,6 +314,11 @@ def card_values(metrics: dict) -> dict:
     augment, train = metrics["augment"], metrics["train"]
     shipped = metrics["shipped_variant"]
     width = f"{final['hidden_size']} units × {final['num_layers']} layer(s)"
+    n_networks = len(ENSEMBLE) if shipped == "ensemble" else 1
+    lstm = (
+        f"{'bidirectional ' if final['bidirectional'] else ''}LSTM ({width}, "
+        f"{final['pooling']} pooling over time, dropout {final['dropout']})"
+    )
     return {
         "name": metrics["name"],
         "version": metrics["version"],
@@ -278,8 +327,13 @@ def card_values(metrics: dict) -> dict:
         "segment_frames": final["segment_frames"],
         "deltas_note": " and their deltas (computed in the graph)" if final["deltas"] else "",
         "deltas_recipe": ", deltas computed inside the graph" if final["deltas"] else ", no deltas",
-        "network_note": f"{'a bidirectional' if final['bidirectional'] else 'an'} LSTM ({width}, "
-        f"{final['pooling']} pooling over time, dropout {final['dropout']})",
+        "network_note": f"{n_networks} networks, each an {lstm}, whose logits are averaged"
+        if n_networks > 1
+        else f"an {lstm}",
+        "embedding_size": EMBEDDING_SIZE * n_networks,
+        "members": members_text(),
+        "real_c": teacher.REAL_RECIPE.c,
+        "real_teacher_weight": f"{teacher.REAL_RECIPE.real_weight:g}",
         "temperature": f"{metrics['calibration']['temperature']:.3f}",
         "labels": ", ".join(metrics["labels"]),
         "min_confidence": metrics["calibration"]["threshold"]["min_confidence"],

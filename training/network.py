@@ -10,6 +10,7 @@ from torch import nn
 # librosa.feature.delta's default (width 9) on the interior: a Savitzky-Golay
 # first derivative, sum(k * x[t+k]) / sum(k²) for k in -4..4.
 DELTA_KERNEL = torch.arange(-4.0, 5.0) / 60.0
+EMBEDDING_SIZE = 64
 
 
 class Deltas(nn.Module):
@@ -61,7 +62,7 @@ class GenreLSTM(nn.Module):
         n_labels: int,
         hidden_size: int = 64,
         num_layers: int = 2,
-        embedding_size: int = 64,
+        embedding_size: int = EMBEDDING_SIZE,
         dropout: float = 0.3,
         bidirectional: bool = False,
         pooling: Literal["mean", "attention"] = "mean",

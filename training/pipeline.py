@@ -27,8 +27,8 @@ from beetsplug.genreclf.learn import confidence_threshold
 from training.baselines import logistic_regression_probabilities, mfcc_statistics
 from training.blocks import Blocks
 from training.extract import ClipFeatures
-from training.network import GenreEnsemble
 from training.fit import Examples, TrainParams, make_deterministic, segment_logits, train
+from training.network import GenreEnsemble
 from training.search import GRID, Choice, Config, choose
 from training.teacher import SoftLabels
 from training.views import WHOLE, all_views
@@ -201,7 +201,10 @@ def refit_name(held_out: str | None, variant: str) -> str:
 
 
 def teacher_labels(
-    member: Member, soft: dict[str, dict[str | None, SoftLabels]], held_out: str | None, real
+    member: Member,
+    soft: dict[str, dict[str | None, SoftLabels]],
+    held_out: str | None,
+    real: frozenset[str],
 ) -> SoftLabels | None:
     """``member``'s soft labels for the tracks outside ``held_out``."""
     if member.teacher is None:
