@@ -300,9 +300,9 @@ def members_text() -> str:
             )
         if member.real_weight != 1:
             how += f"; a real recording is drawn {member.real_weight:g}× as often as a GTZAN clip"
-        lines.append(f"- `{name}`: {how}.")
+        lines.append(f"  - `{name}`: {how}.")
     lines.append(
-        f"- `ensemble`: the mean of the logits of {' and '.join(f'`{m}`' for m in ENSEMBLE)}."
+        f"  - `ensemble`: the mean of the logits of {' and '.join(f'`{m}`' for m in ENSEMBLE)}."
     )
     return "\n".join(lines)
 
