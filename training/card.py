@@ -10,10 +10,10 @@ from pathlib import Path
 from string import Template
 
 from training import teacher
-from training.network import EMBEDDING_SIZE
-from training.pipeline import ENSEMBLE, MEMBERS
 from training.calibration import save_reliability_png
 from training.evaluate import confusion_text, save_confusion_png
+from training.network import EMBEDDING_SIZE
+from training.pipeline import ENSEMBLE, MEMBERS
 from training.search import Config
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
@@ -241,12 +241,12 @@ def recorded_text(metrics: dict) -> str:
         if metrics["ships"]
         else "This model does **not** beat it and was not shipped."
     )
+    ours = metrics["evaluation"][metrics["shipped_variant"]]
     return (
         f" No extra track is new to it, so it is judged by its own run's out-of-block figures on "
         f"these blocks: GTZAN-CV macro-F1 {pct(recorded['gtzan_cv']['macro_f1'])} %, real-music "
         f"accuracy {pct(recorded['extra_cv']['accuracy'])} % (this run's shipped variant: "
-        f"{pct(metrics['evaluation'][metrics['shipped_variant']]['gtzan_cv']['macro_f1'])} % and "
-        f"{pct(metrics['evaluation'][metrics['shipped_variant']]['extra_cv']['accuracy'])} %). "
+        f"{pct(ours['gtzan_cv']['macro_f1'])} % and {pct(ours['extra_cv']['accuracy'])} %). "
         + verdict
     )
 

@@ -96,6 +96,11 @@ class LogRegHead:
         self.chosen_c, self.chosen_real_weight, self.chosen_class_weight = grid[
             int(np.argmax(scores))
         ]
+        return self.fit_chosen(inputs, labels, real)
+
+    def fit_chosen(self, inputs: np.ndarray, labels: np.ndarray, real: np.ndarray):
+        """Fit on mean features ``inputs`` with the chosen C, real weight and
+        genre weighting (set by ``fit``'s selection, or given)."""
         regression = self._regression(self.chosen_c, self.chosen_class_weight)
         self.model = make_pipeline(StandardScaler(), regression).fit(
             inputs,

@@ -30,15 +30,14 @@ from training.extract import ClipFeatures
 from training.fit import Examples, TrainParams, make_deterministic, segment_logits, train
 from training.network import GenreEnsemble
 from training.search import GRID, Choice, Config, choose
-from training.teacher import SoftLabels
+from training.teacher import SoftLabels, mixed_labels
 from training.views import WHOLE, all_views
 
 
 @dataclass(frozen=True)
 class Member:
-    """How one network learns: from which teacher (None: true labels only;
-    "mixed": the balanced teacher on GTZAN clips, the real one on real
-    recordings), how much of each target comes from it, and how much more
+    """How one network learns: from which teacher (``training.teacher``'s
+    kinds; None: true labels only), how much of each target comes from it, and how much more
     often a real recording is drawn than a GTZAN clip of its genre."""
 
     teacher: str | None = None
@@ -200,35 +199,19 @@ def refit_name(held_out: str | None, variant: str) -> str:
     return f"refit-{held_out or 'final'}-{variant}".replace(":", "-")
 
 
-def teacher_labels(
-    member: Member,
-    soft: dict[str, dict[str | None, SoftLabels]],
-    held_out: str | None,
-    real: frozenset[str],
-) -> SoftLabels | None:
-    """``member``'s soft labels for the tracks outside ``held_out``."""
-    if member.teacher is None:
-        return None
-    if member.teacher != "mixed":
-        return soft[member.teacher][held_out]
-    return {
-        key: (soft["real"] if key in real else soft["balanced"])[held_out][key]
-        for key in soft["real"][held_out]
-    }
-
-
 def refit_tasks(
     blocks: Blocks,
     chosen: dict[str | None, Choice],
     soft: dict[str, dict[str | None, SoftLabels]],
 ) -> list[Task]:
+    soft = {**soft, "mixed": mixed_labels(soft, blocks)}
     real = frozenset(t.key for t in blocks.tracks if t.source == "extra")
     tasks = []
     for held_out, choice in chosen.items():
         train_keys = tuple(t.key for t in blocks.outside(held_out))
         test = tuple(t.key for t in blocks.inside(held_out)) if held_out else ()
         for variant, member in MEMBERS.items():
-            teacher = teacher_labels(member, soft, held_out, real)
+            teacher = soft[member.teacher][held_out] if member.teacher else None
             name = refit_name(held_out, variant)
             tasks.append(
                 Task(

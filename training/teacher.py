@@ -2,7 +2,8 @@
 
 A teacher is a standardised logistic regression on each track's mean
 musicnn embedding + tags; applied to each 3 s patch on its own it gives the
-probabilities along the track that the student learns from. Two kinds:
+probabilities along the track that the student learns from. Two kinds are
+fitted, and a third combines them:
 
 - ``balanced``: genres weighted alike, C chosen by cross-validation grouped
   by artist on its training side (a short grid, to keep 36 fits cheap).
@@ -10,6 +11,8 @@ probabilities along the track that the student learns from. Two kinds:
   card's choice): real recordings weighted up, genres as often as they
   occur. It knows what real music mostly is, and gets most of GTZAN's
   blues and reggae clips wrong (no real recording is blues; three are reggae).
+- ``mixed`` (``mixed_labels``): the balanced teacher's labels on GTZAN
+  clips, the real one's on real recordings.
 
 No soft label may carry knowledge of a block the student is tested on, and
 soft labels of a training track are more useful when the teacher did not
@@ -84,22 +87,18 @@ def fit_teacher(
     inputs = np.stack([patch_inputs(features, t.key).mean(axis=0) for t in train])
     targets = np.array([index[t.label] for t in train])
     if kind == "real":
-        model = real_head(inputs, targets, np.array([t.source == "extra" for t in train]), seed)
+        head = LogRegHead(
+            len(labels),
+            seed,
+            chosen_c=REAL_RECIPE.c,
+            chosen_real_weight=REAL_RECIPE.real_weight,
+            chosen_class_weight=REAL_RECIPE.class_weight,
+        ).fit_chosen(inputs, targets, np.array([t.source == "extra" for t in train]))
     else:
-        model = balanced_head(inputs, targets, np.array([t.group for t in train]), seed)
+        groups = np.array([t.group for t in train])
+        head = LogRegHead(len(labels), seed, model=balanced_head(inputs, targets, groups, seed))
     # a label never trained on is never taught (see linear_form)
-    return Teacher(*LogRegHead(len(labels), seed, model=model).linear_form())
-
-
-def real_head(inputs: np.ndarray, targets: np.ndarray, real: np.ndarray, seed: int) -> Pipeline:
-    regression = LogisticRegression(
-        C=REAL_RECIPE.c, max_iter=3000, class_weight=REAL_RECIPE.class_weight, random_state=seed
-    )
-    return make_pipeline(StandardScaler(), regression).fit(
-        inputs,
-        targets,
-        logisticregression__sample_weight=np.where(real, REAL_RECIPE.real_weight, 1.0),
-    )
+    return Teacher(*head.linear_form())
 
 
 def balanced_head(
@@ -159,4 +158,16 @@ def cross_fitted_soft_labels(
             for held_out in held_outs
         }
         for kind in KINDS
+    }
+
+
+def mixed_labels(
+    soft: dict[str, dict[str | None, SoftLabels]], blocks: Blocks
+) -> dict[str | None, SoftLabels]:
+    """Per held-out block, the balanced teacher's soft labels for GTZAN clips
+    and the real teacher's for real recordings."""
+    real = {t.key for t in blocks.tracks if t.source == "extra"}
+    return {
+        held_out: {key: soft["real" if key in real else "balanced"][held_out][key] for key in keys}
+        for held_out, keys in soft["real"].items()
     }
