@@ -7,7 +7,7 @@ Measures on the same files, in one run:
   full path   `beet genreclf -w` on a real beets library (database and tag
               writes included), with 1 worker and with all cores;
   baseline    what a tutorial would write: librosa.load the whole file, MFCCs
-              of each 3 s segment one by one, one call of the MFCC LSTM per
+              of each 3 s segment one by one, one call of the fast model per
               segment, one process;
   models      the full path with all cores for each of --other-models;
   floor       what a worker does (decode the analysed windows, compute

@@ -107,7 +107,7 @@ def test_windows_of_different_music_get_different_probabilities(tmp_path):
         "chords": write_audio(tmp_path / "chords.flac", synthesize("chords", 32, seed=1)),
         "beats": write_audio(tmp_path / "beats.flac", synthesize("beats", 32, seed=2)),
     }
-    fast = GenreModel(PACKAGED["fast"])  # the MFCC LSTM, whose 3 s segments this is written for
+    fast = GenreModel(PACKAGED["fast"])  # the MFCC model, whose 3 s segments this is written for
     analyzer = Analyzer(reference(fast), WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
 
     found = {

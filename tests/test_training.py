@@ -20,7 +20,7 @@ from beetsplug.genreclf.model import GenreModel  # noqa: E402
 from training.export import check_parity, export_onnx  # noqa: E402
 from training.fit import TrainParams  # noqa: E402
 from training.musicnn_data import PatchFeatures  # noqa: E402
-from training.network import Deltas, GenreLSTM  # noqa: E402
+from training.network import Deltas, GenreConv, GenreLSTM, GenreStatistics  # noqa: E402
 from training.views import POLICIES  # noqa: E402
 
 RATE = 22050
@@ -130,7 +130,7 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     metrics, out = trained
     model = GenreModel(out / "model" / "genreclf.onnx")
     assert model.labels == list(LABELS)
-    assert model.name == "gtzan-lstm" and model.version == "3"
+    assert model.name == "gtzan-mfcc" and model.version == "4"
     assert 0.0 <= model.min_confidence <= 1.0
     assert model.metadata["temperature"] > 0
     windows = model.metadata["windows"]
@@ -251,6 +251,29 @@ def test_deltas_are_the_slope_inside_the_sequence():
 )
 def test_onnx_parity_at_several_lengths(tmp_path, options):
     network = GenreLSTM(20, 3, embedding_size=8, **options)
+    assert_exports_with_parity(network, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GenreStatistics(20, 3, hidden_size=16, embedding_size=8),
+        lambda: GenreStatistics(20, 3, hidden_size=16, embedding_size=8, deltas=False),
+        lambda: GenreConv(20, 3, hidden_size=8, embedding_size=8),
+    ],
+    ids=["statistics", "statistics-no-deltas", "conv"],
+)
+def test_other_architectures_export_with_parity(tmp_path, make):
+    import torch
+
+    torch.manual_seed(0)
+    network = make()
+    for _ in range(2):  # batch-norm statistics that are not the identity
+        network.train()(torch.randn(4, 130, 20))
+    assert_exports_with_parity(network, tmp_path)
+
+
+def assert_exports_with_parity(network, tmp_path: Path) -> None:
     network.temperature.fill_(0.7)
     path = tmp_path / "model.onnx"
     export_onnx(
@@ -271,7 +294,10 @@ def test_ensemble_exports_the_mean_of_its_members_logits(tmp_path):
     from training.network import GenreEnsemble
 
     torch.manual_seed(0)
-    members = [GenreLSTM(20, 3, hidden_size=8, embedding_size=8, deltas=d) for d in (False, True)]
+    members = [
+        GenreStatistics(20, 3, hidden_size=8, embedding_size=8),
+        GenreConv(20, 3, hidden_size=8, embedding_size=8),
+    ]
     ensemble = GenreEnsemble(members).eval()
     ensemble.temperature.fill_(1.3)
     path = tmp_path / "ensemble.onnx"
@@ -315,3 +341,50 @@ def test_real_recordings_are_drawn_real_weight_times_as_often(real_weight, real_
     drawn = np.array([pick_clip(examples, 0, real_weight, rng) for _ in range(20000)])
     assert set(drawn) <= {0, 1, 2, 3}
     assert abs(np.mean(drawn == 0) - real_share) < 0.015
+
+
+def flat_curve(peak_epoch: int, peak: float, epochs: int = 6) -> list[float]:
+    return [peak if e == peak_epoch else 0.1 for e in range(1, epochs + 1)]
+
+
+@pytest.mark.parametrize(
+    "architecture, peaks, expected",
+    [
+        # each architecture's best candidate, whatever the others score
+        ("lstm", {"v1": 0.3, "deltas-40": 0.5, "statistics": 0.9}, "deltas-40"),
+        ("statistics", {"v1": 0.9, "statistics": 0.4}, "statistics"),
+        ("conv", {"conv": 0.2, "statistics": 0.9}, "conv"),
+        # equal scores: the first grid entry
+        ("lstm", {"v1": 0.5, "deltas-40": 0.5}, "v1"),
+    ],
+)
+def test_the_search_chooses_within_each_architecture(architecture, peaks, expected):
+    from itertools import permutations
+
+    from training.search import GRID, choose
+
+    lists = ["gtzan:train", "gtzan:valid"]
+    curves = {
+        (c.name, a, b): flat_curve(3, peaks.get(c.name, 0.1))
+        for c in GRID
+        for a, b in permutations(lists, 2)
+    }
+    found = choose(curves, lists, architecture)
+    assert (found.config.name, found.config.architecture) == (expected, architecture)
+
+
+def test_the_networks_of_one_model_must_read_the_same_features():
+    from training.pipeline import member_recipes, shared_features
+    from training.search import GRID, Choice
+
+    by_name = {c.name: c for c in GRID}
+    chosen = {
+        "lstm": Choice(by_name["v1"], 3, 0.5),  # 20 MFCCs
+        "statistics": Choice(by_name["statistics"], 4, 0.5),  # 40
+        "conv": Choice(by_name["conv"], 5, 0.5),  # 40
+    }
+    ensemble = member_recipes(chosen, "ensemble")
+    assert shared_features(ensemble).n_mfcc == 40
+    assert member_recipes(chosen, "lstm-real") == {"lstm-real": chosen["lstm"]}
+    with pytest.raises(ValueError, match="different features"):
+        shared_features({**ensemble, "lstm-plain": chosen["lstm"]})

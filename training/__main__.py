@@ -30,7 +30,7 @@ from training.extract import extract_all
 from training.fit import TrainParams
 from training.musicnn import BACKBONE_PATH
 from training.musicnn_data import embed_tracks, extra_tracks, gtzan_tracks
-from training.pipeline import VARIANTS, train_and_evaluate
+from training.pipeline import VARIANTS, member_recipes, shared_features, train_and_evaluate
 from training.search import MAX_N_MFCC
 from training.teacher import cross_fitted_soft_labels
 from training.views import POLICIES, WHOLE
@@ -57,8 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-epochs", type=int, default=BASE.max_epochs)
     parser.add_argument("--steps-per-epoch", type=int, default=BASE.steps_per_epoch)
     parser.add_argument("--augmentations", type=int, default=N_AUGMENTED)
-    parser.add_argument("--name", default="gtzan-lstm")
-    parser.add_argument("--version", default="3")
+    parser.add_argument("--name", default="gtzan-mfcc")
+    parser.add_argument("--version", default="4")
     parser.add_argument(
         "--previous-extra-rows",
         type=int,
@@ -121,12 +121,12 @@ def previous_model(path: Path, version: str) -> GenreModel | None:
 
 
 def export(
-    network, choice, labels: list[str], args, path: Path, calibration: dict, extra: dict
+    network, recipes, labels: list[str], args, path: Path, calibration: dict, extra: dict
 ) -> None:
     export_onnx(
         network,
         labels,
-        choice.config.features(),
+        shared_features(recipes),
         path,
         name=args.name,
         version=args.version,
@@ -186,11 +186,11 @@ def finish(
     shipped = results.shipped_variant(evaluation)
     calibration = results.calibration(result, shipped, blocks, labels)
     views = results.views_table(result, shipped, blocks, labels)
-    final = result.chosen[None]
+    recipes = member_recipes(result.chosen[None], shipped)
     network = result.final[shipped]
     network.temperature.fill_(calibration["temperature"])
     candidate = args.runs / "genreclf.onnx"
-    export(network, final, labels, args, candidate, calibration, {})  # timed, then re-exported
+    export(network, recipes, labels, args, candidate, calibration, {})  # timed, then re-exported
     load = os.getloadavg()
     speeds = window_speed(candidate, POLICIES)
     windows = recommended_windows(views, speeds)
@@ -220,8 +220,11 @@ def finish(
         "train": base.to_dict(),
         "search": results.search_table(result, blocks),
         "chosen": {
-            h or "final": {"config": c.config.name, "epochs": c.epochs, "score": c.score}
-            for h, c in result.chosen.items()
+            h or "final": {
+                a: {"config": c.config.name, "epochs": c.epochs, "score": c.score}
+                for a, c in per_architecture.items()
+            }
+            for h, per_architecture in result.chosen.items()
         },
         "evaluation": evaluation,
         "shipped_variant": shipped,
@@ -239,10 +242,16 @@ def finish(
     }
     metadata = {
         "windows": {"count": policy.max_windows, "seconds": policy.window_seconds},
-        "recipe": {"config": final.config.to_dict(), "epochs": final.epochs, "variant": shipped},
+        "recipe": {
+            "variant": shipped,
+            "networks": {
+                name: {"config": c.config.to_dict(), "epochs": c.epochs}
+                for name, c in recipes.items()
+            },
+        },
         "temperature": calibration["temperature"],
     }
-    export(network, final, labels, args, candidate, calibration, metadata)
+    export(network, recipes, labels, args, candidate, calibration, metadata)
     metrics["ships"] = previous_figures is None or beats(
         previous_figures, recorded, evaluation[shipped]
     )

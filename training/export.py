@@ -1,4 +1,4 @@
-"""Export a trained GenreLSTM to the ONNX file the plugin loads."""
+"""Export a trained network (one or an ensemble) to the ONNX file the plugin loads."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ import torch
 
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import METADATA_FORMAT, METADATA_KEY, GenreModel
-from training.network import ExportedGenreLSTM, GenreEnsemble, GenreLSTM
+from training.network import ExportedNetwork, GenreEnsemble, MfccNetwork
 
 PARITY_TOLERANCE = 1e-4
 PARITY_LENGTHS = (32, 130, 431)  # short clip, one segment, a 10 s sequence
 
 
 def export_onnx(
-    network: GenreLSTM | GenreEnsemble,
+    network: MfccNetwork | GenreEnsemble,
     labels: list[str],
     params: FeatureParams,
     path: Path,
@@ -32,7 +32,7 @@ def export_onnx(
 ) -> None:
     """Write ``network`` to ``path`` with its metadata, then check parity."""
     network = network.eval()
-    graph = ExportedGenreLSTM(network).eval()
+    graph = ExportedNetwork(network).eval()
     example = torch.randn(2, params.segment_frames, params.n_mfcc)
     buffer = io.BytesIO()
     # The TorchScript exporter keeps the ONNX LSTM's time axis dynamic (the
@@ -72,11 +72,11 @@ def export_onnx(
     check_parity(network, path)
 
 
-def check_parity(network: GenreLSTM | GenreEnsemble, path: Path, seed: int = 0) -> float:
+def check_parity(network: MfccNetwork | GenreEnsemble, path: Path, seed: int = 0) -> float:
     """Max abs difference PyTorch vs onnxruntime over several batch sizes and
     sequence lengths; raises if it exceeds PARITY_TOLERANCE."""
     model = GenreModel(path)
-    graph = ExportedGenreLSTM(network.eval()).eval()
+    graph = ExportedNetwork(network.eval()).eval()
     generator = torch.Generator().manual_seed(seed)
     worst = 0.0
     for batch, length in zip((1, 3, 5), PARITY_LENGTHS):

@@ -80,11 +80,11 @@ def fine_tuning_note(fine_tuning: dict) -> str:
 
 
 def fast_model_row(fast: dict) -> str:
-    """The shipped MFCC LSTM as its own training run measured it: the same
+    """The shipped fast (MFCC) model as its own training run measured it: the same
     extra folds; its GTZAN CV also trains on the extra recordings."""
     shipped = fast["evaluation"][fast["shipped_variant"]]
     return (
-        f"| `fast`: MFCC LSTM `{fast['name']}` v{fast['version']}, from its own run "
+        f"| `fast`: MFCC model `{fast['name']}` v{fast['version']}, from its own run "
         f"(`models/metrics.json`) | {figures(shipped['gtzan_cv'])} (extra recordings in training) "
         f"| {figures(shipped['extra_cv'])} | – |"
     )
@@ -179,9 +179,9 @@ def versus_fast_text(versus: dict) -> str:
     return (
         f"Against the fast model, track by track on the same {versus['tracks']} held-out "
         f"recordings (its out-of-fold predictions from its own run, same folds, whole excerpts): "
-        f"this head {pct(versus['accurate_accuracy'])} %, the MFCC LSTM "
+        f"this head {pct(versus['accurate_accuracy'])} %, the fast MFCC model "
         f"{pct(versus['fast_accuracy'])} %, **{versus['points_ahead']:+.1f} points**. Both right on "
-        f"{versus['both_right']}, only this head on {versus['only_accurate_right']}, only the LSTM "
+        f"{versus['both_right']}, only this head on {versus['only_accurate_right']}, only the fast model "
         f"on {versus['only_fast_right']}, neither on {versus['neither_right']} (McNemar's exact "
         f"test p = {versus['mcnemar_p']:.1g})."
     )
@@ -312,7 +312,7 @@ means of 2, 6 or 12 random runs of 1–10 patches per track besides the whole on
 65.1 % whole-excerpt accuracy, noise around `/real`'s figure, so not adopted). Their inner
 choices never see the held-out fold, but the decision to try them did, so their extra-CV
 figures are somewhat optimistic.
-Macro-F1 over the genres present. The `fast` row is the MFCC LSTM's own training run (its card,
+Macro-F1 over the genres present. The `fast` row is the MFCC model's own training run (its card,
 `models/README.md`): the same extra folds, tracks and windows (whole excerpts); every one of its
 networks is trained per fold, which this run cannot repeat.
 
@@ -340,7 +340,7 @@ Extra CV confusion of the shipped head (rows truth, columns predicted):
 
 `min_confidence` = **{calibration["min_confidence"]}**: the lowest top-1 probability at which the
 pooled out-of-fold predictions of the shipped recipe (GTZAN CV and extra CV) reach a class-balanced
-precision of {pct(calibration["target_precision"])} % (the LSTM's rule, at least a tenth of the
+precision of {pct(calibration["target_precision"])} % (the fast model's rule, at least a tenth of the
 tracks kept); {outcome}: precision {pct(calibration["precision"])} %, class-balanced
 coverage {pct(calibration["coverage"])} %.{coverage_note(calibration)}
 

@@ -2,14 +2,15 @@
 
 Every figure comes from one of eight artist-disjoint blocks held out
 (``training.blocks``): a network trained on the seven others is tested on
-it. The candidate recipe and epoch count for a held-out block come from
-validation curves that never touch it (``training.search``). For every
-block, and for the shipped model (nothing held out), the chosen recipe is
-trained once per member of ``MEMBERS``: on the true labels alone ("plain"),
-or on a blend of true labels and cross-fitted soft labels from the musicnn
-teachers (``training.teacher``). The "ensemble" variant averages the taught
-members' logits. The MFCC-statistics logistic regression is fitted on the
-same training sides.
+it. For a held-out block, each architecture's recipe and epoch count come
+from validation curves that never touch it (``training.search``). For
+every block, and for the shipped model (nothing held out), each member of
+``MEMBERS`` is trained once: an architecture with its chosen recipe,
+learning from the true labels alone ("plain") or from a blend of true
+labels and cross-fitted soft labels from a musicnn teacher
+(``training.teacher``). The "ensemble" variant averages the logits of the
+``ENSEMBLE`` members. The MFCC-statistics logistic regression is fitted on
+the same training sides.
 """
 
 from __future__ import annotations
@@ -23,34 +24,44 @@ import joblib
 import numpy as np
 from torch import nn
 
+from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.learn import confidence_threshold
 from training.baselines import logistic_regression_probabilities, mfcc_statistics
 from training.blocks import Blocks
 from training.extract import ClipFeatures
 from training.fit import Examples, TrainParams, make_deterministic, segment_logits, train
 from training.network import GenreEnsemble
-from training.search import GRID, Choice, Config, choose
+from training.search import ARCHITECTURES, GRID, Choice, Config, choose
 from training.teacher import SoftLabels, mixed_labels
 from training.views import WHOLE, all_views
 
 
 @dataclass(frozen=True)
 class Member:
-    """How one network learns: from which teacher (``training.teacher``'s
-    kinds; None: true labels only), how much of each target comes from it, and how much more
-    often a real recording is drawn than a GTZAN clip of its genre."""
+    """How one network learns: its architecture (``search.ARCHITECTURES``),
+    from which teacher (``training.teacher``'s kinds; None: true labels
+    only), how much of each target comes from it, and how much more often a
+    real recording is drawn than a GTZAN clip of its genre."""
 
+    architecture: str = "lstm"
     teacher: str | None = None
     teacher_weight: float = 0.0
     real_weight: float = 1.0
 
 
-MEMBERS = {
-    "plain": Member(),
-    "taught-real": Member("real", teacher_weight=0.7, real_weight=4.0),
-    "taught-mixed": Member("mixed", teacher_weight=0.7),
+TEACHINGS = {
+    "plain": {},
+    "real": {"teacher": "real", "teacher_weight": 0.7, "real_weight": 4.0},
+    "mixed": {"teacher": "mixed", "teacher_weight": 0.7},
 }
-ENSEMBLE = ("taught-real", "taught-mixed")  # one for real music, one for GTZAN's genres
+MEMBERS = {
+    f"{architecture}-{teaching}": Member(architecture, **options)
+    for architecture in ARCHITECTURES
+    for teaching, options in TEACHINGS.items()
+}
+# Chosen in a scratch comparison of the taught members' out-of-block figures
+# (the card's members table): the LSTMs did not add to the other two.
+ENSEMBLE = ("statistics-real", "statistics-mixed", "conv-real", "conv-mixed")
 VARIANTS = (*MEMBERS, "ensemble")
 BASELINE_N_MFCC = 20  # the classic GTZAN feature table's 20 MFCCs
 
@@ -180,9 +191,9 @@ def curve_name(config: str, fit_on: str, validate_on: str) -> str:
     return f"curve-{config}-{fit_on}-on-{validate_on}".replace(":", "-")
 
 
-def choices(blocks: Blocks, curves: dict[str, TaskResult]) -> dict[str | None, Choice]:
-    """Per held-out block (None: the shipped model), the recipe chosen on
-    the curves that do not touch it."""
+def choices(blocks: Blocks, curves: dict[str, TaskResult]) -> dict[str | None, dict[str, Choice]]:
+    """Per held-out block (None: the shipped model), each architecture's
+    recipe chosen on the curves that do not touch it."""
     lists = blocks.gtzan_lists()
     found = {
         (c.name, a, b): curves[curve_name(c.name, a, b)].curve
@@ -190,9 +201,27 @@ def choices(blocks: Blocks, curves: dict[str, TaskResult]) -> dict[str | None, C
         for a, b in permutations(lists, 2)
     }
     return {
-        held_out: choose(found, [n for n in lists if n != held_out])
+        held_out: {
+            architecture: choose(found, [n for n in lists if n != held_out], architecture)
+            for architecture in ARCHITECTURES
+        }
         for held_out in [None, *blocks.names]
     }
+
+
+def member_recipes(chosen: dict[str, Choice], variant: str) -> dict[str, Choice]:
+    """The recipe of each network in ``variant`` (one member, or the
+    ensemble's), given one block's per-architecture choices."""
+    names = ENSEMBLE if variant == "ensemble" else (variant,)
+    return {name: chosen[MEMBERS[name].architecture] for name in names}
+
+
+def shared_features(recipes: dict[str, Choice]) -> FeatureParams:
+    """The front-end every network of one model reads: it must be one."""
+    found = {name: choice.config.features() for name, choice in recipes.items()}
+    if len(set(found.values())) != 1:
+        raise ValueError(f"networks of one model read different features: {found}")
+    return next(iter(found.values()))
 
 
 def refit_name(held_out: str | None, variant: str) -> str:
@@ -201,17 +230,18 @@ def refit_name(held_out: str | None, variant: str) -> str:
 
 def refit_tasks(
     blocks: Blocks,
-    chosen: dict[str | None, Choice],
+    chosen: dict[str | None, dict[str, Choice]],
     soft: dict[str, dict[str | None, SoftLabels]],
 ) -> list[Task]:
     soft = {**soft, "mixed": mixed_labels(soft, blocks)}
     real = frozenset(t.key for t in blocks.tracks if t.source == "extra")
     tasks = []
-    for held_out, choice in chosen.items():
+    for held_out, per_architecture in chosen.items():
         train_keys = tuple(t.key for t in blocks.outside(held_out))
         test = tuple(t.key for t in blocks.inside(held_out)) if held_out else ()
         for variant, member in MEMBERS.items():
             teacher = soft[member.teacher][held_out] if member.teacher else None
+            choice = per_architecture[member.architecture]
             name = refit_name(held_out, variant)
             tasks.append(
                 Task(
@@ -260,7 +290,7 @@ class TrainingResult:
     """Everything the card reports, and the networks that may ship."""
 
     curves: dict[str, list[float]]
-    chosen: dict[str | None, Choice]
+    chosen: dict[str | None, dict[str, Choice]]  # held-out block -> architecture -> choice
     # variant -> track key -> view -> out-of-block segment logits
     logits: dict[str, dict[str, dict[str, np.ndarray]]]
     baseline: dict[str, np.ndarray]  # track key -> out-of-block probabilities

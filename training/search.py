@@ -1,5 +1,9 @@
 """The recipe search: a small grid, each candidate judged on GTZAN only.
 
+Candidates are of three architectures (``Config.architecture``): the LSTM,
+a perceptron on segment statistics and a convolution along time. The best
+candidate is chosen per architecture, since the ensemble mixes them.
+
 Each candidate is trained on one GTZAN split list and validated on another
 after every epoch (balanced track accuracy on the genres it was trained
 on), for every ordered pair of lists: six curves. For a held-out block the
@@ -18,17 +22,19 @@ import numpy as np
 
 from beetsplug.genreclf.features import FeatureParams
 from training.fit import TrainParams
-from training.network import GenreLSTM
+from training.network import GenreConv, GenreLSTM, GenreStatistics, MfccNetwork
 
 SMOOTHING = 3  # epochs in the moving average of a validation curve
 
 
 @dataclass(frozen=True)
 class Config:
-    """One candidate recipe; each grid entry changes the shipped v1 recipe
-    along one or two of the issue's axes."""
+    """One candidate recipe; each LSTM grid entry changes the v1 recipe
+    along one or two of the issue's axes. ``hidden_size`` is the width of
+    any architecture: LSTM units, perceptron units or channels."""
 
     name: str
+    architecture: Literal["lstm", "statistics", "conv"] = "lstm"
     n_mfcc: int = 20
     deltas: bool = False
     segment_frames: int = 130
@@ -48,7 +54,11 @@ class Config:
             segment_hop_frames=self.segment_frames,
         )
 
-    def network(self, n_labels: int) -> GenreLSTM:
+    def network(self, n_labels: int) -> MfccNetwork:
+        if self.architecture == "statistics":
+            return GenreStatistics(self.n_mfcc, n_labels, self.hidden_size, deltas=self.deltas)
+        if self.architecture == "conv":
+            return GenreConv(self.n_mfcc, n_labels, self.hidden_size, deltas=self.deltas)
         return GenreLSTM(
             self.n_mfcc,
             n_labels,
@@ -82,7 +92,10 @@ GRID = (
     Config("mixup", mixup_alpha=0.4),
     Config("wide-1-layer", hidden_size=128, num_layers=1, dropout=0.5),
     Config("clean-only", augmented=False),
+    Config("statistics", "statistics", n_mfcc=40, deltas=True, hidden_size=256),
+    Config("conv", "conv", n_mfcc=40, deltas=True, hidden_size=128),
 )
+ARCHITECTURES = tuple(dict.fromkeys(c.architecture for c in GRID))
 MAX_N_MFCC = max(c.n_mfcc for c in GRID)
 
 
@@ -101,12 +114,15 @@ class Choice:
     score: float  # best smoothed mean validation balanced accuracy
 
 
-def choose(curves: dict[tuple[str, str, str], list[float]], lists: list[str]) -> Choice:
-    """The best candidate and its epoch count on the curves among ``lists``
-    (keys: config name, fit-on list, validate-on list); the earliest of
-    equal epochs, the first grid entry of equal candidates."""
+def choose(
+    curves: dict[tuple[str, str, str], list[float]], lists: list[str], architecture: str
+) -> Choice:
+    """The best candidate of ``architecture`` and its epoch count on the
+    curves among ``lists`` (keys: config name, fit-on list, validate-on
+    list); the earliest of equal epochs, the first grid entry of equal
+    candidates."""
     best: Choice | None = None
-    for config in GRID:
+    for config in (c for c in GRID if c.architecture == architecture):
         found = [curves[(config.name, a, b)] for a, b in permutations(lists, 2)]
         found = [c for c in found if c]
         if not found:
