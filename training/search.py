@@ -55,10 +55,11 @@ class Config:
         )
 
     def network(self, n_labels: int) -> MfccNetwork:
+        shape = {"hidden_size": self.hidden_size, "dropout": self.dropout, "deltas": self.deltas}
         if self.architecture == "statistics":
-            return GenreStatistics(self.n_mfcc, n_labels, self.hidden_size, deltas=self.deltas)
+            return GenreStatistics(self.n_mfcc, n_labels, **shape)
         if self.architecture == "conv":
-            return GenreConv(self.n_mfcc, n_labels, self.hidden_size, deltas=self.deltas)
+            return GenreConv(self.n_mfcc, n_labels, **shape)
         return GenreLSTM(
             self.n_mfcc,
             n_labels,

@@ -28,7 +28,7 @@ AGGREGATIONS = ("mean", "geometric_mean")
 PACKAGED_DIR = Path(__file__).parent / "data"
 # The models that ship in the package, by the name `genreclf.model` takes.
 PACKAGED = {
-    "fast": PACKAGED_DIR / "genreclf.onnx",  # MFCC + LSTM
+    "fast": PACKAGED_DIR / "genreclf.onnx",  # MFCC networks (gtzan-mfcc)
     "accurate": PACKAGED_DIR / "musicnn-genre.onnx",  # musicnn + genre head
 }
 DEFAULT_MODEL = "accurate"
