@@ -13,7 +13,7 @@ from training import teacher
 from training.calibration import save_reliability_png
 from training.evaluate import confusion_text, save_confusion_png
 from training.network import EMBEDDING_SIZE
-from training.pipeline import ENSEMBLE, MEMBERS
+from training.pipeline import ENSEMBLE, MEMBERS, networks_of
 from training.search import Config
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
@@ -344,15 +344,13 @@ def networks_text(networks: dict[str, dict]) -> str:
 
 def shipped_networks(metrics: dict) -> dict[str, dict]:
     """Each shipped network's final choice: config (as searched) and epochs."""
-    shipped = metrics["shipped_variant"]
-    names = ENSEMBLE if shipped == "ensemble" else (shipped,)
     final = metrics["chosen"]["final"]
     return {
         name: {
             "config": metrics["search"][final[MEMBERS[name].architecture]["config"]]["config"],
             "epochs": final[MEMBERS[name].architecture]["epochs"],
         }
-        for name in names
+        for name in networks_of(metrics["shipped_variant"])
     }
 
 

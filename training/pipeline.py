@@ -209,11 +209,15 @@ def choices(blocks: Blocks, curves: dict[str, TaskResult]) -> dict[str | None, d
     }
 
 
+def networks_of(variant: str) -> tuple[str, ...]:
+    """The members whose networks make up ``variant``."""
+    return ENSEMBLE if variant == "ensemble" else (variant,)
+
+
 def member_recipes(chosen: dict[str, Choice], variant: str) -> dict[str, Choice]:
-    """The recipe of each network in ``variant`` (one member, or the
-    ensemble's), given one block's per-architecture choices."""
-    names = ENSEMBLE if variant == "ensemble" else (variant,)
-    return {name: chosen[MEMBERS[name].architecture] for name in names}
+    """The recipe of each network in ``variant``, given one block's
+    per-architecture choices."""
+    return {name: chosen[MEMBERS[name].architecture] for name in networks_of(variant)}
 
 
 def shared_features(recipes: dict[str, Choice]) -> FeatureParams:

@@ -98,7 +98,7 @@ def merit(found: dict) -> float:
 
 
 def shipped_variant(evaluation: dict) -> str:
-    """The variant with the better mean of GTZAN-CV macro-F1 and real-music
+    """The variant with the best mean of GTZAN-CV macro-F1 and real-music
     accuracy (chosen on the reported figures: see the card); ties: the
     first in ``VARIANTS``."""
     return max(VARIANTS, key=lambda v: merit(evaluation[v]))
