@@ -36,8 +36,8 @@ $(BACKBONE):
 
 # Then the accurate model's card pairs its real-music check with the new run's.
 train: $(VENV)/.dev $(BACKBONE)
-	$(PY) -m training --gtzan "$(GTZAN)" --extra "$(EXTRA)"
-	$(PY) -m training.real_check --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+	$(PY) -m training.fast --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+	$(PY) -m training.common.real_check --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 $(VENV)/.bench: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -e '.[bench]'
@@ -49,21 +49,21 @@ bench: $(VENV)/.bench
 # musicnn -> ONNX needs TensorFlow 2.15 (numpy<2): a virtual environment of its own.
 CONVERT_VENV ?= .venv-convert
 
-$(CONVERT_VENV)/.convert: training/requirements-convert.txt
+$(CONVERT_VENV)/.convert: training/accurate/requirements-convert.txt
 	$(PYTHON) -m venv $(CONVERT_VENV)
-	$(CONVERT_VENV)/bin/python -m pip install --quiet -r training/requirements-convert.txt
+	$(CONVERT_VENV)/bin/python -m pip install --quiet -r training/accurate/requirements-convert.txt
 	touch $@
 
 convert: $(CONVERT_VENV)/.convert
-	$(CONVERT_VENV)/bin/python -m training.musicnn convert
+	$(CONVERT_VENV)/bin/python -m training.accurate.convert convert
 
 # The fine-tuning candidate first: the card reports it.
 musicnn: $(VENV)/.dev
-	$(PY) -m training.musicnn_finetune --gtzan "$(GTZAN)" --extra "$(EXTRA)"
-	$(PY) -m training.musicnn_genre --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+	$(PY) -m training.accurate.finetune --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+	$(PY) -m training.accurate --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 reference: $(CONVERT_VENV)/.convert
-	$(CONVERT_VENV)/bin/python -m training.musicnn reference
+	$(CONVERT_VENV)/bin/python -m training.accurate.convert reference
 
 clean:
 	rm -rf $(VENV) $(CONVERT_VENV) demo build *.egg-info

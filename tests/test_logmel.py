@@ -2,8 +2,8 @@
 
 ``tests/data/musicnn_logmel_reference.npz`` holds musicnn 0.1.0's
 ``extractor.batch_data`` patches (float16, as musicnn computes them) of
-``training.musicnn.reference_signal()``; it was written in the conversion
-environment by ``python -m training.musicnn reference`` (``make reference``).
+``training.accurate.convert.reference_signal()``; it was written in the conversion
+environment by ``python -m training.accurate.convert reference`` (``make reference``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from beetsplug.genreclf.features import FeatureError, LogMelParams, logmel_patches
-from training.musicnn import reference_signal
+from training.accurate.convert import reference_signal
 
 PARAMS = LogMelParams()
 REFERENCE = Path(__file__).parent / "data" / "musicnn_logmel_reference.npz"

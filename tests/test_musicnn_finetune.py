@@ -17,15 +17,15 @@ import torch  # noqa: E402
 from beetsplug.genreclf.features import LogMelParams, logmel_patches  # noqa: E402
 from beetsplug.genreclf.model import PACKAGED  # noqa: E402
 from tests.audiogen import synthesize  # noqa: E402
-from training.musicnn_export import session  # noqa: E402
-from training.musicnn_finetune import (  # noqa: E402
+from training.accurate.export import session  # noqa: E402
+from training.accurate.finetune import (  # noqa: E402
     POOLED,
     BackEnd,
     backbone_constants,
     predict,
     with_pooled_output,
 )
-from training.musicnn_heads import LogRegHead  # noqa: E402
+from training.accurate.heads import LogRegHead  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from onnx import helper
 
 pytest.importorskip("torch")
 
-from training.musicnn_export import session, with_head  # noqa: E402
-from training.musicnn_heads import LogRegHead  # noqa: E402
+from training.accurate.export import session, with_head  # noqa: E402
+from training.accurate.heads import LogRegHead  # noqa: E402
 
 FRAMES, BANDS, N_LABELS = 187, 96, 3
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("torch")
 
 from beetsplug.genreclf.audio import WindowPolicy  # noqa: E402
-from training.musicnn_evaluate import windowed  # noqa: E402
+from training.accurate.evaluate import windowed  # noqa: E402
 
 PATCH_SECONDS = 187 * 256 / 16000  # 2.992 s
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.musicnn_data import Track
-from training.real_check import MismatchedRuns, fast_model_predictions, paired_comparison
+from training.accurate.data import Track
+from training.common.real_check import MismatchedRuns, fast_model_predictions, paired_comparison
 
 LABELS = ["jazz", "pop", "rock"]
 

@@ -14,14 +14,14 @@ import soundfile
 
 pytest.importorskip("torch")
 
-import training.__main__ as main  # noqa: E402
+import training.fast.__main__ as main  # noqa: E402
 from beetsplug.genreclf.features import FeatureParams  # noqa: E402
 from beetsplug.genreclf.model import GenreModel  # noqa: E402
-from training.export import check_parity, export_onnx  # noqa: E402
-from training.fit import TrainParams  # noqa: E402
-from training.musicnn_data import PatchFeatures  # noqa: E402
-from training.network import Deltas, GenreConv, GenreLSTM, GenreStatistics  # noqa: E402
-from training.views import POLICIES  # noqa: E402
+from training.fast.export import check_parity, export_onnx  # noqa: E402
+from training.fast.fit import TrainParams  # noqa: E402
+from training.accurate.data import PatchFeatures  # noqa: E402
+from training.fast.network import Deltas, GenreConv, GenreLSTM, GenreStatistics  # noqa: E402
+from training.common.views import POLICIES  # noqa: E402
 
 RATE = 22050
 LABELS = ("buzz", "hum", "noise")
@@ -115,7 +115,7 @@ def train_tiny(dataset, out: Path, monkeypatch) -> dict:
         "--augmentations",
         "1",
     ]
-    return main.run(main.parse_args(argv), "python -m training (test)", time.monotonic())
+    return main.run(main.parse_args(argv), "python -m training.fast (test)", time.monotonic())
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     [prediction] = model.predict_tracks([segments.astype(np.float32)])
     assert prediction.probabilities.shape == (3,)
     card = (out / "model" / "README.md").read_text()
-    assert "python -m training (test)" in card and "$" not in card
+    assert "python -m training.fast (test)" in card and "$" not in card
     assert (out / "model" / "reliability.png").stat().st_size > 0
     saved = json.loads((out / "model" / "metrics.json").read_text())
     for variant in (*main.VARIANTS, "baseline"):
@@ -170,8 +170,8 @@ def test_a_task_trains_the_same_whatever_ran_before_it():
     included) must depend on its seed only, not on the RNG state left behind."""
     import torch
 
-    from training.pipeline import Task, run_task
-    from training.search import GRID
+    from training.fast.pipeline import Task, run_task
+    from training.fast.search import GRID
 
     rng = np.random.default_rng(0)
     keys = [f"{label}.{i}" for label in LABELS for i in range(3)]
@@ -193,9 +193,9 @@ def test_a_task_trains_the_same_whatever_ran_before_it():
 def test_no_soft_label_comes_from_a_teacher_that_saw_the_held_out_block(monkeypatch):
     """Cross-fitting: a training track of block B, with block H held out, is
     labelled by a teacher fitted without H and without B."""
-    from training import teacher
-    from training.blocks import Blocks
-    from training.musicnn_data import Track
+    from training.fast import teacher
+    from training.common.blocks import Blocks
+    from training.accurate.data import Track
 
     tracks = tuple(
         Track(f"{b}{i}", Path("x"), "buzz", "gtzan", b, "gtzan") for b in "ABC" for i in range(2)
@@ -217,7 +217,7 @@ def test_no_soft_label_comes_from_a_teacher_that_saw_the_held_out_block(monkeypa
 
 
 def test_shipped_min_confidence_is_recomputed_from_its_calibrated_predictions():
-    from training.pipeline import calibrate
+    from training.fast.pipeline import calibrate
 
     metrics = json.loads((Path(__file__).parents[1] / "models" / "metrics.json").read_text())
     calibration = metrics["calibration"]
@@ -283,7 +283,7 @@ def assert_exports_with_parity(network, tmp_path: Path) -> None:
 
 
 def test_recipe_grid_entries_are_distinct():
-    from training.search import GRID
+    from training.fast.search import GRID
 
     assert len({replace(c, name="").to_dict().__repr__() for c in GRID}) == len(GRID)
 
@@ -291,7 +291,7 @@ def test_recipe_grid_entries_are_distinct():
 def test_ensemble_exports_the_mean_of_its_members_logits(tmp_path):
     import torch
 
-    from training.network import GenreEnsemble
+    from training.fast.network import GenreEnsemble
 
     torch.manual_seed(0)
     members = [
@@ -314,7 +314,7 @@ def test_ensemble_exports_the_mean_of_its_members_logits(tmp_path):
 
 
 def test_the_real_teacher_is_the_accurate_models_shipped_head():
-    from training.teacher import REAL_RECIPE
+    from training.fast.teacher import REAL_RECIPE
 
     card = json.loads(Path("models/musicnn-genre-metrics.json").read_text())
     assert (card["chosen_c"], card["chosen_real_weight"], card["chosen_class_weight"]) == (
@@ -333,7 +333,7 @@ def test_the_real_teacher_is_the_accurate_models_shipped_head():
     ],
 )
 def test_real_recordings_are_drawn_real_weight_times_as_often(real_weight, real_share):
-    from training.fit import Examples, pick_clip
+    from training.fast.fit import Examples, pick_clip
 
     real = np.array([True, False, False, False, True])
     examples = Examples([[np.zeros((4, 1))]] * 5, np.array([0, 0, 0, 0, 1]), None, real)
@@ -361,7 +361,7 @@ def flat_curve(peak_epoch: int, peak: float, epochs: int = 6) -> list[float]:
 def test_the_search_chooses_within_each_architecture(architecture, peaks, expected):
     from itertools import permutations
 
-    from training.search import GRID, choose
+    from training.fast.search import GRID, choose
 
     lists = ["gtzan:train", "gtzan:valid"]
     curves = {
@@ -374,8 +374,8 @@ def test_the_search_chooses_within_each_architecture(architecture, peaks, expect
 
 
 def test_the_networks_of_one_model_must_read_the_same_features():
-    from training.pipeline import member_recipes, shared_features
-    from training.search import GRID, Choice
+    from training.fast.pipeline import member_recipes, shared_features
+    from training.fast.search import GRID, Choice
 
     by_name = {c.name: c for c in GRID}
     chosen = {

@@ -21,8 +21,8 @@ from typing import Literal
 import numpy as np
 
 from beetsplug.genreclf.features import FeatureParams
-from training.fit import TrainParams
-from training.network import GenreConv, GenreLSTM, GenreStatistics, MfccNetwork
+from training.fast.fit import TrainParams
+from training.fast.network import GenreConv, GenreLSTM, GenreStatistics, MfccNetwork
 
 SMOOTHING = 3  # epochs in the moving average of a validation curve
 

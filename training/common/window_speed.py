@@ -11,7 +11,7 @@ import soundfile
 
 from beetsplug.genreclf.audio import WindowPolicy, decode_windows
 from beetsplug.genreclf.model import GenreModel
-from training.musicnn import parity_audio
+from training.accurate.convert import parity_audio
 
 REPEATS = 3
 

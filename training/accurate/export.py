@@ -20,8 +20,8 @@ from onnx import helper, numpy_helper
 
 from beetsplug.genreclf.features import LogMelParams, logmel_patches
 from beetsplug.genreclf.model import METADATA_KEY
-from training.musicnn import INPUT_NAME, parity_audio
-from training.musicnn_heads import LogRegHead
+from training.accurate.convert import INPUT_NAME, parity_audio
+from training.accurate.heads import LogRegHead
 
 METADATA_FORMAT = 2
 AGGREGATION = "geometric_mean"

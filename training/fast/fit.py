@@ -7,7 +7,7 @@ clip of that genre, one of its versions (clean or augmented) and a random
 the label smoothed, optionally blended with a teacher's probabilities for
 the crop (distillation), optionally mixed up with another example. The
 epoch count comes from validation curves of separate runs
-(``training.search``).
+(``training.fast.search``).
 """
 
 from __future__ import annotations

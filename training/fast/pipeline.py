@@ -1,14 +1,14 @@
 """The whole recipe: search, held-out refits, teacher, baseline, calibration.
 
 Every figure comes from one of eight artist-disjoint blocks held out
-(``training.blocks``): a network trained on the seven others is tested on
+(``training.common.blocks``): a network trained on the seven others is tested on
 it. For a held-out block, each architecture's recipe and epoch count come
-from validation curves that never touch it (``training.search``). For
+from validation curves that never touch it (``training.fast.search``). For
 every block, and for the shipped model (nothing held out), each member of
 ``MEMBERS`` is trained once: an architecture with its chosen recipe,
 learning from the true labels alone ("plain") or from a blend of true
 labels and cross-fitted soft labels from a musicnn teacher
-(``training.teacher``). The "ensemble" variant averages the logits of the
+(``training.fast.teacher``). The "ensemble" variant averages the logits of the
 ``ENSEMBLE`` members. The MFCC-statistics logistic regression is fitted on
 the same training sides.
 """
@@ -26,20 +26,20 @@ from torch import nn
 
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.learn import confidence_threshold
-from training.baselines import logistic_regression_probabilities, mfcc_statistics
-from training.blocks import Blocks
-from training.extract import ClipFeatures
-from training.fit import Examples, TrainParams, make_deterministic, segment_logits, train
-from training.network import GenreEnsemble
-from training.search import ARCHITECTURES, GRID, Choice, Config, choose
-from training.teacher import SoftLabels, mixed_labels
-from training.views import WHOLE, all_views
+from training.fast.baselines import logistic_regression_probabilities, mfcc_statistics
+from training.common.blocks import Blocks
+from training.fast.extract import ClipFeatures
+from training.fast.fit import Examples, TrainParams, make_deterministic, segment_logits, train
+from training.fast.network import GenreEnsemble
+from training.fast.search import ARCHITECTURES, GRID, Choice, Config, choose
+from training.fast.teacher import SoftLabels, mixed_labels
+from training.common.views import WHOLE, all_views
 
 
 @dataclass(frozen=True)
 class Member:
     """How one network learns: its architecture (``search.ARCHITECTURES``),
-    from which teacher (``training.teacher``'s kinds; None: true labels
+    from which teacher (``training.fast.teacher``'s kinds; None: true labels
     only), how much of each target comes from it, and how much more often a
     real recording is drawn than a GTZAN clip of its genre."""
 

@@ -1,4 +1,4 @@
-"""``python -m training``: the fast model, from audio to the shipped file and its card.
+"""``python -m training.fast``: the fast model, from audio to the shipped file and its card.
 
 Extract MFCCs (cached), embed every track with musicnn (cached, for the
 teacher), search the recipe, refit per held-out block with and without the
@@ -21,22 +21,22 @@ from pathlib import Path
 
 from beetsplug.genreclf.features import FeatureParams, LogMelParams
 from beetsplug.genreclf.model import GenreModel
-from training import card, results
-from training.augment import AugmentParams
-from training.blocks import make_blocks
-from training.data import read_split_lists
-from training.export import export_onnx
-from training.extract import extract_all
-from training.fit import TrainParams
-from training.musicnn import BACKBONE_PATH
-from training.musicnn_data import embed_tracks, extra_tracks, gtzan_tracks
-from training.pipeline import VARIANTS, member_recipes, shared_features, train_and_evaluate
-from training.search import MAX_N_MFCC
-from training.teacher import cross_fitted_soft_labels
-from training.views import POLICIES, WHOLE
-from training.window_speed import window_speed
+from training.fast import card, results
+from training.fast.augment import AugmentParams
+from training.common.blocks import make_blocks
+from training.common.data import read_split_lists
+from training.fast.export import export_onnx
+from training.fast.extract import extract_all
+from training.fast.fit import TrainParams
+from training.accurate.convert import BACKBONE_PATH
+from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
+from training.fast.pipeline import VARIANTS, member_recipes, shared_features, train_and_evaluate
+from training.fast.search import MAX_N_MFCC
+from training.fast.teacher import cross_fitted_soft_labels
+from training.common.views import POLICIES, WHOLE
+from training.common.window_speed import window_speed
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parents[1]  # training/: cache/ and runs/
 N_AUGMENTED = 4
 BASE = TrainParams(steps_per_epoch=25, max_epochs=24)
 WINDOW_TOLERANCE = 0.01  # the cheapest policy within a point of the best
@@ -45,7 +45,7 @@ PREVIOUS_EXTRA_ROWS = 86
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__)
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
     parser.add_argument("--out", type=Path, default=Path("models"), help="model and card")
@@ -71,7 +71,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    return run(args, "python -m training " + shlex.join(argv), time.monotonic())
+    return run(args, "python -m training.fast " + shlex.join(argv), time.monotonic())
 
 
 def load_tracks(args: argparse.Namespace):

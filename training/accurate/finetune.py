@@ -1,6 +1,6 @@
 """Does fine-tuning musicnn's last layers pay? A candidate for the accurate model.
 
-    python -m training.musicnn_finetune --gtzan ../shared/gtzan --extra ../shared/extra
+    python -m training.accurate.finetune --gtzan ../shared/gtzan --extra ../shared/extra
 
 musicnn's back end pools its front end's feature maps over time (mean and
 max, 1506 values per 3 s patch), then: batch norm, dense 1506 -> 200, ReLU,
@@ -12,7 +12,7 @@ dense layer and the head together, the batch norms and the tag layer fixed,
 on each training track's mean per-patch logits (what the plugin computes)
 with the head's own weighting of real recordings and genres. The recipe is
 fixed, not tuned on held-out data. Same protocols and folds as
-``training.musicnn_evaluate``; the figures go to
+``training.accurate.evaluate``; the figures go to
 ``models/musicnn-finetune.json``, which the card reports.
 """
 
@@ -33,10 +33,10 @@ from onnx import numpy_helper
 from torch import nn
 
 from beetsplug.genreclf.features import LogMelParams
-from training.evaluate import track_metrics
-from training.fit import make_deterministic
-from training.musicnn import BACKBONE_PATH, CACHE
-from training.musicnn_data import (
+from training.common.evaluate import track_metrics
+from training.fast.fit import make_deterministic
+from training.accurate.convert import BACKBONE_PATH, CACHE
+from training.accurate.data import (
     Track,
     backbone_outputs,
     cached_per_track,
@@ -44,14 +44,14 @@ from training.musicnn_data import (
     extra_tracks,
     gtzan_tracks,
 )
-from training.musicnn_evaluate import (
+from training.accurate.evaluate import (
     extra_folds,
     fitted_head,
     gtzan_folds,
     is_real,
     sequences_for,
 )
-from training.musicnn_heads import LogRegHead, random_crop
+from training.accurate.heads import LogRegHead, random_crop
 
 POOLED = "model/flatten/Reshape:0"  # mean and max over time of the front end, (batch, 1506)
 LAYERS = {  # the back end after pooling, as the converted graph names its constants
@@ -205,7 +205,7 @@ def predict(network: BackEnd, sequences: list[np.ndarray]) -> np.ndarray:
 
 
 def held_out_splits(gtzan: list[Track], extra: list[Track]):
-    """(protocol, training tracks, held-out tracks): training.musicnn_evaluate's folds."""
+    """(protocol, training tracks, held-out tracks): training.accurate.evaluate's folds."""
     for train, test in gtzan_folds(gtzan):
         yield "gtzan_cv", train, [gtzan[i] for i in test]
     for train, test in extra_folds(gtzan, extra):
@@ -235,7 +235,7 @@ def evaluate(gtzan, extra, features, pooled, labels, seed: int, recipe: Recipe) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m training.musicnn_finetune", description=__doc__
+        prog="python -m training.accurate.finetune", description=__doc__
     )
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))

@@ -13,7 +13,7 @@ import torch
 
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.model import METADATA_FORMAT, METADATA_KEY, GenreModel
-from training.network import ExportedNetwork, GenreEnsemble, MfccNetwork
+from training.fast.network import ExportedNetwork, GenreEnsemble, MfccNetwork
 
 PARITY_TOLERANCE = 1e-4
 PARITY_LENGTHS = (32, 130, 431)  # short clip, one segment, a 10 s sequence

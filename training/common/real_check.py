@@ -1,13 +1,13 @@
 """The real-music check of both models, track by track.
 
 Both training runs hold out the same five folds of the extra recordings
-(``training.blocks`` builds the fast model's from the accurate model's
+(``training.common.blocks`` builds the fast model's from the accurate model's
 functions), so each extra track has an out-of-fold prediction from each
 model: the accurate model's from this run, the fast model's from its own
 run's ``models/metrics.json`` (``calibration.out_of_block``, in the order of
 ``Blocks.tracks``). This pairs them per track: the accuracy gap on exactly
 the same tracks, and how often each model is right where the other is not
-(with McNemar's exact test). ``python -m training.real_check`` pairs them
+(with McNemar's exact test). ``python -m training.common.real_check`` pairs them
 again after the fast model is retrained.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from training.blocks import make_blocks
-from training.musicnn_card import FAST_METRICS, card_from_files
-from training.musicnn_data import Track, extra_tracks, gtzan_tracks
+from training.common.blocks import make_blocks
+from training.accurate.card import FAST_METRICS, card_from_files
+from training.accurate.data import Track, extra_tracks, gtzan_tracks
 
 
 class MismatchedRuns(ValueError):
@@ -93,7 +93,9 @@ def refresh(models: Path, gtzan_root: Path, extra_root: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.real_check", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.common.real_check", description=__doc__
+    )
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
     parser.add_argument("--models", type=Path, default=Path("models"))

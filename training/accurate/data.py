@@ -26,7 +26,7 @@ import numpy as np
 
 from beetsplug.genreclf.audio import AudioError, decode_whole
 from beetsplug.genreclf.features import FeatureError, LogMelParams, logmel_patches
-from training.data import find_clips, read_split_lists
+from training.common.data import find_clips, read_split_lists
 
 ARTIST = re.compile(r"\(artist:\s*([^)]+)\)")
 BATCH_PATCHES = 64

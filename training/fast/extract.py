@@ -20,7 +20,7 @@ import numpy as np
 
 from beetsplug.genreclf.audio import AudioError, decode_whole
 from beetsplug.genreclf.features import FeatureError, FeatureParams, mfcc_sequence
-from training.augment import AugmentParams, augment
+from training.fast.augment import AugmentParams, augment
 
 
 @dataclass

@@ -1,13 +1,13 @@
 """musicnn's MSD tagger as an ONNX backbone, converted reproducibly.
 
-``python -m training.musicnn convert`` downloads the pinned musicnn wheel
+``python -m training.accurate.convert convert`` downloads the pinned musicnn wheel
 (checked against its sha256), rebuilds the MSD_musicnn graph with musicnn's
 own ``models`` module, restores the checkpoint and checks that every variable
 came from it, exports the inference graph to ONNX (log-mel patches in, 200-d
 penultimate ``embedding`` and 50 ``tags`` sigmoids out) and compares
 onnxruntime with TensorFlow on generated audio. ``reference`` writes the
 test fixture of musicnn's own preprocessing. Both run in the environment of
-``training/requirements-convert.txt`` (``make convert``), never at run time.
+``training/accurate/requirements-convert.txt`` (``make convert``), never at run time.
 
 musicnn: Pons & Serra, "musicnn: pre-trained convolutional neural networks
 for music audio tagging", ISMIR 2019 LBD; code and weights ISC, MTG-UPF 2019.
@@ -32,10 +32,10 @@ WHEEL_NAME = f"{PACKAGE}-{VERSION}-py3-none-any.whl"
 WHEEL_SHA256 = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa"
 CHECKPOINT = "MSD_musicnn"
 LICENCE_PATH = f"{PACKAGE}-{VERSION}.dist-info/LICENSE.md"
-CACHE = Path(__file__).parent / "cache" / "musicnn"
+CACHE = Path(__file__).parents[1] / "cache" / "musicnn"
 BACKBONE_PATH = CACHE / "msd_musicnn.onnx"
 REPORT_PATH = CACHE / "conversion.json"
-FIXTURE_PATH = Path(__file__).parents[1] / "tests" / "data" / "musicnn_logmel_reference.npz"
+FIXTURE_PATH = Path(__file__).parents[2] / "tests" / "data" / "musicnn_logmel_reference.npz"
 INPUT_NAME = "logmel"
 OUTPUT_NAMES = ("embedding", "tags")
 PARITY_TOLERANCE = 1e-4  # tag probabilities and embedding, ORT vs TF
@@ -267,7 +267,9 @@ def write_reference(cache: Path = CACHE, path: Path = FIXTURE_PATH) -> None:
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter
-    parser = argparse.ArgumentParser(prog="python -m training.musicnn", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m training.accurate.convert", description=__doc__
+    )
     parser.add_argument("step", choices=["convert", "reference"])
     step = parser.parse_args().step
     if step == "convert":

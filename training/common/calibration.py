@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from training.pipeline import track_probabilities
+from training.fast.pipeline import track_probabilities
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 241))
 BINS = np.linspace(0.0, 1.0, 11)

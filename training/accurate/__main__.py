@@ -1,9 +1,9 @@
 """Train, evaluate and ship the musicnn genre model (issue 15).
 
-    python -m training.musicnn_genre --gtzan ../shared/gtzan --extra ../shared/extra
+    python -m training.accurate --gtzan ../shared/gtzan --extra ../shared/extra
 
 Needs the backbone from ``make convert``. Embeds every track once (cached),
-cross-validates every head candidate (``training.musicnn_evaluate``), fits
+cross-validates every head candidate (``training.accurate.evaluate``), fits
 the best shippable one on all tracks, writes ``models/musicnn-genre.onnx``
 with its metadata, measures speed (graph optimisation levels, dynamic int8)
 and accuracy against seconds analysed, and writes the card and metrics.
@@ -23,22 +23,22 @@ import numpy as np
 import onnx
 
 from beetsplug.genreclf.features import LogMelParams
-from training.musicnn import (
+from training.accurate.convert import (
     BACKBONE_PATH,
     CACHE,
     download_wheel,
     source_record,
     unpack,
 )
-from training.musicnn_card import FAST_METRICS, write_card
-from training.musicnn_data import embed_tracks, extra_tracks, gtzan_tracks
-from training.musicnn_evaluate import (
+from training.accurate.card import FAST_METRICS, write_card
+from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
+from training.accurate.evaluate import (
     WINDOW_POLICIES,
     evaluate_candidate,
     fitted_head,
     sequences_for,
 )
-from training.musicnn_export import (
+from training.accurate.export import (
     AGGREGATION,
     METADATA_FORMAT,
     check_parity,
@@ -47,10 +47,10 @@ from training.musicnn_export import (
     with_head,
     write_model,
 )
-from training.musicnn_heads import CANDIDATES, SHIPPABLE
-from training.pipeline import calibrate as pipeline_calibrate
-from training.real_check import fast_model_predictions, paired_comparison
-from training.window_speed import window_speed
+from training.accurate.heads import CANDIDATES, SHIPPABLE
+from training.fast.pipeline import calibrate as pipeline_calibrate
+from training.common.real_check import fast_model_predictions, paired_comparison
+from training.common.window_speed import window_speed
 
 NAME = "musicnn-msd-genre"
 VERSION = "1"
@@ -112,7 +112,7 @@ def int8_check(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.musicnn_genre", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.accurate", description=__doc__)
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
     parser.add_argument("--out", type=Path, default=Path("models"))
@@ -187,7 +187,7 @@ def main() -> None:
             for c, e in evaluation.items()
         },
         "versus_fast": versus_fast,
-        "extra_out_of_fold": evaluation[chosen]["extra_out_of_fold"],  # for training.real_check
+        "extra_out_of_fold": evaluation[chosen]["extra_out_of_fold"],  # for common.real_check
         "calibration": calibration,
         "int8": int8,
         "load_average_before_speed": load_before_speed,

@@ -1,6 +1,6 @@
 """The fast model's card, metrics file and figures, from a run's metrics.
 
-``python -m training.card [DIR]`` re-renders them from ``DIR/metrics.json``
+``python -m training.fast.card [DIR]`` re-renders them from ``DIR/metrics.json``
 (default ``models``), e.g. after a change to the template."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from string import Template
 
-from training import teacher
-from training.calibration import save_reliability_png
-from training.evaluate import confusion_text, save_confusion_png
-from training.network import EMBEDDING_SIZE
-from training.pipeline import ENSEMBLE, MEMBERS, networks_of
-from training.search import Config
+from training.fast import teacher
+from training.common.calibration import save_reliability_png
+from training.common.evaluate import confusion_text, save_confusion_png
+from training.fast.network import EMBEDDING_SIZE
+from training.fast.pipeline import ENSEMBLE, MEMBERS, networks_of
+from training.fast.search import Config
 
 TEMPLATE = Path(__file__).with_name("card_template.md")
 ARCHITECTURE_NAMES = {"lstm": "LSTM", "statistics": "statistics perceptron", "conv": "convolution"}

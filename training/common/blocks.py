@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sklearn.model_selection import GroupKFold
 
-from training.musicnn_data import Track
-from training.musicnn_evaluate import EXTRA_FOLDS
+from training.accurate.data import Track
+from training.accurate.evaluate import EXTRA_FOLDS
 
 
 @dataclass(frozen=True)
