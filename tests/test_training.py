@@ -17,11 +17,11 @@ pytest.importorskip("torch")
 import training.fast.__main__ as main  # noqa: E402
 from beetsplug.genreclf.features import FeatureParams  # noqa: E402
 from beetsplug.genreclf.model import GenreModel  # noqa: E402
+from training.accurate.data import PatchFeatures  # noqa: E402
+from training.common.views import POLICIES  # noqa: E402
 from training.fast.export import check_parity, export_onnx  # noqa: E402
 from training.fast.fit import TrainParams  # noqa: E402
-from training.accurate.data import PatchFeatures  # noqa: E402
 from training.fast.network import Deltas, GenreConv, GenreLSTM, GenreStatistics  # noqa: E402
-from training.common.views import POLICIES  # noqa: E402
 
 RATE = 22050
 LABELS = ("buzz", "hum", "noise")

@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 
 from beetsplug.genreclf.features import LogMelParams
+from training.accurate.card import FAST_METRICS, write_card
 from training.accurate.convert import (
     BACKBONE_PATH,
     CACHE,
@@ -30,7 +31,6 @@ from training.accurate.convert import (
     source_record,
     unpack,
 )
-from training.accurate.card import FAST_METRICS, write_card
 from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
 from training.accurate.evaluate import (
     WINDOW_POLICIES,
@@ -48,9 +48,9 @@ from training.accurate.export import (
     write_model,
 )
 from training.accurate.heads import CANDIDATES, SHIPPABLE
-from training.fast.pipeline import calibrate as pipeline_calibrate
 from training.common.real_check import fast_model_predictions, paired_comparison
 from training.common.window_speed import window_speed
+from training.fast.pipeline import calibrate as pipeline_calibrate
 
 NAME = "musicnn-msd-genre"
 VERSION = "1"

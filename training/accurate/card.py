@@ -6,10 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from training.fast.card import pct
-from training.common.evaluate import confusion_text
 from training.accurate.finetune import START
 from training.accurate.heads import CANDIDATES, REAL_WEIGHTS, SHIPPABLE
+from training.common.cards import pct
+from training.common.evaluate import confusion_text
 
 DESCRIPTIONS = {
     "logreg-mean": "LogReg on the mean embedding (200-d)",

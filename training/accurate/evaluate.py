@@ -19,9 +19,9 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from beetsplug.genreclf.audio import WindowPolicy
-from training.common.evaluate import track_metrics
 from training.accurate.data import PatchFeatures, Track
 from training.accurate.heads import head_inputs, make_head
+from training.common.evaluate import track_metrics
 
 EXTRA_FOLDS = 5
 

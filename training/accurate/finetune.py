@@ -33,8 +33,6 @@ from onnx import numpy_helper
 from torch import nn
 
 from beetsplug.genreclf.features import LogMelParams
-from training.common.evaluate import track_metrics
-from training.fast.fit import make_deterministic
 from training.accurate.convert import BACKBONE_PATH, CACHE
 from training.accurate.data import (
     Track,
@@ -52,6 +50,8 @@ from training.accurate.evaluate import (
     sequences_for,
 )
 from training.accurate.heads import LogRegHead, random_crop
+from training.common.evaluate import track_metrics
+from training.common.seeding import make_deterministic
 
 POOLED = "model/flatten/Reshape:0"  # mean and max over time of the front end, (batch, 1506)
 LAYERS = {  # the back end after pooling, as the converted graph names its constants

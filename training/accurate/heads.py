@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from training.fast.fit import make_deterministic
+from training.common.seeding import make_deterministic
 
 C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)  # the last run chose 0.001: centred there
 INNER_FOLDS = 3

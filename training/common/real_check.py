@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
-from training.common.blocks import make_blocks
 from training.accurate.card import FAST_METRICS, card_from_files
 from training.accurate.data import Track, extra_tracks, gtzan_tracks
+from training.common.blocks import make_blocks
 
 
 class MismatchedRuns(ValueError):

@@ -21,20 +21,20 @@ from pathlib import Path
 
 from beetsplug.genreclf.features import FeatureParams, LogMelParams
 from beetsplug.genreclf.model import GenreModel
-from training.fast import card, results
-from training.fast.augment import AugmentParams
+from training.accurate.convert import BACKBONE_PATH
+from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
 from training.common.data import read_split_lists
+from training.common.views import POLICIES, WHOLE
+from training.common.window_speed import window_speed
+from training.fast import card, results
+from training.fast.augment import AugmentParams
 from training.fast.export import export_onnx
 from training.fast.extract import extract_all
 from training.fast.fit import TrainParams
-from training.accurate.convert import BACKBONE_PATH
-from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
 from training.fast.pipeline import VARIANTS, member_recipes, shared_features, train_and_evaluate
 from training.fast.search import MAX_N_MFCC
 from training.fast.teacher import cross_fitted_soft_labels
-from training.common.views import POLICIES, WHOLE
-from training.common.window_speed import window_speed
 
 HERE = Path(__file__).parents[1]  # training/: cache/ and runs/
 N_AUGMENTED = 4

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from string import Template
 
-from training.fast import teacher
 from training.common.calibration import save_reliability_png
+from training.common.cards import markdown_table, pct
 from training.common.evaluate import confusion_text, save_confusion_png
+from training.fast import teacher
 from training.fast.network import EMBEDDING_SIZE
 from training.fast.pipeline import ENSEMBLE, MEMBERS, networks_of
 from training.fast.search import Config
@@ -30,15 +31,6 @@ ROWS = {
 }
 GOAL_MARGIN = 0.05  # the issue's: beat the baseline's GTZAN-CV macro-F1 by 5 points
 GOAL_REAL = 0.60  # and 60 % accuracy on the real-music check
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
-
-
-def pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}"
 
 
 def config_change(config: dict) -> str:

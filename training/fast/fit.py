@@ -49,13 +49,6 @@ class Examples:
     real: np.ndarray | None = None  # (n_clips,) True for a real recording (not GTZAN)
 
 
-def make_deterministic(seed: int) -> None:
-    """Same seed, same weights: one thread, deterministic kernels."""
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
-
-
 def sample_batch(
     examples: Examples,
     frames: int,

@@ -26,14 +26,15 @@ from torch import nn
 
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.learn import confidence_threshold
-from training.fast.baselines import logistic_regression_probabilities, mfcc_statistics
 from training.common.blocks import Blocks
+from training.common.seeding import make_deterministic
+from training.common.views import WHOLE, all_views
+from training.fast.baselines import logistic_regression_probabilities, mfcc_statistics
 from training.fast.extract import ClipFeatures
-from training.fast.fit import Examples, TrainParams, make_deterministic, segment_logits, train
+from training.fast.fit import Examples, TrainParams, segment_logits, train
 from training.fast.network import GenreEnsemble
 from training.fast.search import ARCHITECTURES, GRID, Choice, Config, choose
 from training.fast.teacher import SoftLabels, mixed_labels
-from training.common.views import WHOLE, all_views
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from beetsplug.genreclf.model import GenreModel
 from training.common.blocks import Blocks
 from training.common.calibration import cross_fitted, fit_temperature, reliability, scaled
 from training.common.evaluate import track_metrics
+from training.common.views import POLICIES, WHOLE, all_views
 from training.fast.extract import ClipFeatures
 from training.fast.pipeline import VARIANTS, TrainingResult, calibrate, track_probabilities
 from training.fast.search import GRID, smoothed
-from training.common.views import POLICIES, WHOLE, all_views
 
 TARGET_PRECISION = 0.5  # class-balanced, as the accurate model's threshold
 

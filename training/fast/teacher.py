@@ -36,9 +36,9 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from training.common.blocks import Blocks
 from training.accurate.data import PatchFeatures
 from training.accurate.heads import LogRegHead, head_inputs
+from training.common.blocks import Blocks
 
 CANDIDATE = "logreg-mean+tags"  # the accurate model's head inputs
 C_GRID = (0.001, 0.003, 0.01)
