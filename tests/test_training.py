@@ -388,3 +388,8 @@ def test_the_networks_of_one_model_must_read_the_same_features():
     assert member_recipes(chosen, "lstm-real") == {"lstm-real": chosen["lstm"]}
     with pytest.raises(ValueError, match="different features"):
         shared_features({**ensemble, "lstm-plain": chosen["lstm"]})
+
+
+@pytest.mark.parametrize("rows, text", [(None, "all of them"), (86, "the first 86 of them")])
+def test_the_card_says_how_many_extra_tracks_the_previous_model_heard(rows, text):
+    assert main.card.heard_rows(rows) == text

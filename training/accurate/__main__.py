@@ -1,4 +1,4 @@
-"""Train, evaluate and ship the musicnn genre model (issue 15).
+"""Train, evaluate and ship the musicnn genre model.
 
     python -m training.accurate --gtzan ../shared/gtzan --extra ../shared/extra
 
@@ -138,7 +138,7 @@ def main() -> None:
     }
     chosen = max(
         SHIPPABLE,
-        key=lambda c: (  # right on real music first: the issue's measure
+        key=lambda c: (  # right on real music first: what the plugin meets
             evaluation[c]["extra_cv"]["accuracy"],
             evaluation[c]["extra_cv"]["macro_f1"],
         ),

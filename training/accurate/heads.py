@@ -1,4 +1,4 @@
-"""Genre heads on musicnn patch features: the candidates compared for issue 15.
+"""Genre heads on musicnn patch features: the candidates compared.
 
 A head learns from each track's sequence of patch features (n_patches, d)
 and predicts genre probabilities per track. Candidates:

@@ -40,8 +40,6 @@ HERE = Path(__file__).parents[1]  # training/: cache/ and runs/
 N_AUGMENTED = 4
 BASE = TrainParams(steps_per_epoch=25, max_epochs=24)
 WINDOW_TOLERANCE = 0.01  # the cheapest policy within a point of the best
-# gtzan-lstm v2 was trained on every row of labels.csv
-PREVIOUS_EXTRA_ROWS = 86
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -62,8 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--previous-extra-rows",
         type=int,
-        default=PREVIOUS_EXTRA_ROWS,
-        help="leading rows of labels.csv the model in --out was trained on",
+        help="leading rows of labels.csv the model in --out was trained on (default: every row)",
     )
     return parser.parse_args(argv)
 

@@ -29,7 +29,7 @@ ROWS = {
     "ensemble": f"**ensemble of {len(ENSEMBLE)}**: " + ", ".join(f"`{m}`" for m in ENSEMBLE),
     "baseline": "LogReg (MFCC mean/var)",
 }
-GOAL_MARGIN = 0.05  # the issue's: beat the baseline's GTZAN-CV macro-F1 by 5 points
+GOAL_MARGIN = 0.05  # the goal: beat the baseline's GTZAN-CV macro-F1 by 5 points
 GOAL_REAL = 0.60  # and 60 % accuracy on the real-music check
 
 
@@ -250,6 +250,11 @@ def recorded_text(metrics: dict) -> str:
     )
 
 
+def heard_rows(rows: int | None) -> str:
+    """How many extra tracks the previous model was trained on (None: all)."""
+    return "all of them" if rows is None else f"the first {rows} of them"
+
+
 def previous_text(metrics: dict) -> str:
     previous = metrics["previous_model_on_extra"]
     if previous is None:
@@ -257,8 +262,8 @@ def previous_text(metrics: dict) -> str:
     text = (
         f"The model shipped before (`{metrics['previous_model']}`), on all "
         f"{previous['all']['tracks']} extra tracks as the plugin hears them: accuracy "
-        f"{pct(previous['all']['accuracy'])} % (flattering: it was trained on the first "
-        f"{metrics['previous_extra_rows']} of them)."
+        f"{pct(previous['all']['accuracy'])} % (flattering: it was trained on "
+        f"{heard_rows(metrics['previous_extra_rows'])})."
     )
     if previous["unseen"] is None:
         return text + recorded_text(metrics)

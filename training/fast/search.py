@@ -29,9 +29,10 @@ SMOOTHING = 3  # epochs in the moving average of a validation curve
 
 @dataclass(frozen=True)
 class Config:
-    """One candidate recipe; each LSTM grid entry changes the v1 recipe
-    along one or two of the issue's axes. ``hidden_size`` is the width of
-    any architecture: LSTM units, perceptron units or channels."""
+    """One candidate recipe; each LSTM grid entry changes the defaults
+    (``v1``) along one or two axes: features, pooling, mixup, width and
+    depth, augmentation. ``hidden_size`` is the width of any architecture:
+    LSTM units, perceptron units or channels."""
 
     name: str
     architecture: Literal["lstm", "statistics", "conv"] = "lstm"
@@ -87,7 +88,7 @@ class Config:
 
 
 GRID = (
-    Config("v1"),  # the recipe of the model shipped before
+    Config("v1"),  # the defaults: 20 MFCCs, two mean-pooled LSTM layers of 64
     Config("deltas-40", n_mfcc=40, deltas=True),
     Config("attention", pooling="attention"),
     Config("mixup", mixup_alpha=0.4),
