@@ -169,4 +169,4 @@ def test_the_wheel_ships_the_model(tmp_path):
     [wheel] = tmp_path.glob("beets_genreclf-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("beetsplug/genreclf/data/genreclf.onnx")
-    assert shipped == (REPO / "models" / "genreclf.onnx").read_bytes()
+    assert shipped == (REPO / "beetsplug" / "genreclf" / "data" / "genreclf.onnx").read_bytes()

@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 
 import training.fast.__main__ as main  # noqa: E402
 from beetsplug.genreclf.features import FeatureParams  # noqa: E402
-from beetsplug.genreclf.model import GenreModel  # noqa: E402
+from beetsplug.genreclf.model import PACKAGED, GenreModel  # noqa: E402
 from training.accurate.data import PatchFeatures  # noqa: E402
 from training.common.views import POLICIES  # noqa: E402
 from training.fast.export import check_parity, export_onnx  # noqa: E402
@@ -101,7 +101,9 @@ def train_tiny(dataset, out: Path, monkeypatch) -> dict:
         "--extra",
         str(extra),
         "--out",
-        str(out / "model"),
+        str(out / "card"),
+        "--model",
+        str(out / "model" / "genreclf.onnx"),
         "--runs",
         str(out / "runs"),
         "--cache",
@@ -140,10 +142,10 @@ def test_pipeline_writes_a_loadable_model_card_and_metrics(trained):
     segments = np.random.default_rng(0).standard_normal((2, 130, model.params.n_mfcc))
     [prediction] = model.predict_tracks([segments.astype(np.float32)])
     assert prediction.probabilities.shape == (3,)
-    card = (out / "model" / "README.md").read_text()
+    card = (out / "card" / "README.md").read_text()
     assert "python -m training.fast (test)" in card and "$" not in card
-    assert (out / "model" / "reliability.png").stat().st_size > 0
-    saved = json.loads((out / "model" / "metrics.json").read_text())
+    assert (out / "card" / "reliability.png").stat().st_size > 0
+    saved = json.loads((out / "card" / "metrics.json").read_text())
     for variant in (*main.VARIANTS, "baseline"):
         assert saved["evaluation"][variant]["gtzan_cv"]["tracks"] == 18
         assert saved["evaluation"][variant]["extra_cv"]["tracks"] == 6
@@ -228,7 +230,7 @@ def test_shipped_min_confidence_is_recomputed_from_its_calibrated_predictions():
         calibration["threshold"]["target_precision"],
     )
     assert recomputed == calibration["threshold"]
-    model = GenreModel(Path(__file__).parents[1] / "models" / "genreclf.onnx")
+    model = GenreModel(PACKAGED["fast"])
     assert model.min_confidence == calibration["threshold"]["min_confidence"]
 
 

@@ -4,7 +4,7 @@
 
 Needs the backbone from ``make convert``. Embeds every track once (cached),
 cross-validates every head candidate (``training.accurate.evaluate``), fits
-the best shippable one on all tracks, writes ``models/musicnn-genre.onnx``
+the best shippable one on all tracks, writes the packaged ``musicnn-genre.onnx``
 with its metadata, measures speed (graph optimisation levels, dynamic int8)
 and accuracy against seconds analysed, and writes the card and metrics.
 """
@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 
 from beetsplug.genreclf.features import LogMelParams
+from beetsplug.genreclf.model import PACKAGED
 from training.accurate.card import FAST_METRICS, write_card
 from training.accurate.convert import (
     BACKBONE_PATH,
@@ -115,7 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m training.accurate", description=__doc__)
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
-    parser.add_argument("--out", type=Path, default=Path("models"))
+    parser.add_argument("--out", type=Path, default=Path("models"), help="card and metrics")
+    parser.add_argument("--model", type=Path, default=PACKAGED["accurate"], help="the shipped model")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -169,7 +171,7 @@ def main() -> None:
         "source": source,
     }
     backbone = CACHE / "msd_musicnn.int8.onnx" if int8["kept"] else BACKBONE_PATH
-    model_path = args.out / "musicnn-genre.onnx"
+    model_path = args.model
     write_model(with_head(onnx.load(str(backbone)), head, with_tags), metadata, model_path)
     parity = check_parity(model_path, head, with_tags, params)
 

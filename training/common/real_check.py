@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import binomtest
 
+from beetsplug.genreclf.model import PACKAGED
 from training.accurate.card import FAST_METRICS, card_from_files
 from training.accurate.data import Track, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
@@ -88,7 +89,7 @@ def refresh(models: Path, gtzan_root: Path, extra_root: Path) -> dict:
     )
     metrics["versus_fast"] = paired_comparison(accurate, fast, extra, metrics["labels"])
     metrics_path.write_text(json.dumps(metrics, indent=1) + "\n")
-    card_from_files(metrics_path, models / "musicnn-genre.onnx", models / "musicnn-genre.md")
+    card_from_files(metrics_path, PACKAGED["accurate"], models / "musicnn-genre.md")
     return metrics["versus_fast"]
 
 

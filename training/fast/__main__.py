@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from beetsplug.genreclf.features import FeatureParams, LogMelParams
-from beetsplug.genreclf.model import GenreModel
+from beetsplug.genreclf.model import PACKAGED, GenreModel
 from training.accurate.convert import BACKBONE_PATH
 from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
@@ -46,7 +46,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__)
     parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
     parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
-    parser.add_argument("--out", type=Path, default=Path("models"), help="model and card")
+    parser.add_argument("--out", type=Path, default=Path("models"), help="card and metrics")
+    parser.add_argument("--model", type=Path, default=PACKAGED["fast"], help="the shipped model")
     parser.add_argument("--cache", type=Path, default=HERE / "cache", help="feature cache")
     parser.add_argument("--runs", type=Path, default=HERE / "runs", help="candidate model")
     parser.add_argument("--backbone", type=Path, default=BACKBONE_PATH, help="musicnn ONNX")
@@ -60,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--previous-extra-rows",
         type=int,
-        help="leading rows of labels.csv the model in --out was trained on (default: every row)",
+        help="leading rows of labels.csv the model at --model was trained on (default: every row)",
     )
     return parser.parse_args(argv)
 
@@ -192,7 +193,7 @@ def finish(
     speeds = window_speed(candidate, POLICIES)
     windows = recommended_windows(views, speeds)
     policy = POLICIES[windows]
-    previous = previous_model(args.out / "genreclf.onnx", args.version)
+    previous = previous_model(args.model, args.version)
     previous_figures = recorded = None
     if previous is not None:
         recorded = recorded_figures(args.out, previous)
@@ -254,10 +255,11 @@ def finish(
     )
     metrics["wall_time_s"] = {"extract": extracted - started, "total": time.monotonic() - started}
     metrics["load_average_end"] = os.getloadavg()
-    out = args.out if metrics["ships"] else args.runs  # a worse model leaves --out alone
+    out = args.out if metrics["ships"] else args.runs  # a worse model leaves the shipped one alone
     out.mkdir(parents=True, exist_ok=True)
-    if out != candidate.parent:
-        shutil.copyfile(candidate, out / "genreclf.onnx")
+    if metrics["ships"]:
+        args.model.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(candidate, args.model)
     card.write_outputs(out, metrics)
     print(
         f"wrote {out} in {metrics['wall_time_s']['total'] / 60:.1f} min; ships: {metrics['ships']}"
