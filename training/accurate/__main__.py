@@ -11,7 +11,6 @@ and accuracy against seconds analysed, and writes the card and metrics.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -49,6 +48,7 @@ from training.accurate.export import (
     write_model,
 )
 from training.accurate.heads import CANDIDATES, SHIPPABLE
+from training.common.data import data_parser
 from training.common.real_check import fast_model_predictions, paired_comparison
 from training.common.window_speed import window_speed
 from training.fast.pipeline import calibrate as pipeline_calibrate
@@ -113,9 +113,7 @@ def int8_check(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m training.accurate", description=__doc__)
-    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
-    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    parser = data_parser("python -m training.accurate", __doc__)
     parser.add_argument("--out", type=Path, default=Path("models"), help="card and metrics")
     parser.add_argument("--model", type=Path, default=PACKAGED["accurate"], help="the shipped model")
     parser.add_argument("--jobs", type=int, default=2)

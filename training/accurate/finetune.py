@@ -18,7 +18,6 @@ fixed, not tuned on held-out data. Same protocols and folds as
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -50,6 +49,7 @@ from training.accurate.evaluate import (
     sequences_for,
 )
 from training.accurate.heads import LogRegHead, random_crop
+from training.common.data import data_parser
 from training.common.evaluate import track_metrics
 from training.common.seeding import make_deterministic
 
@@ -234,11 +234,7 @@ def evaluate(gtzan, extra, features, pooled, labels, seed: int, recipe: Recipe) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.accurate.finetune", description=__doc__
-    )
-    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
-    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    parser = data_parser("python -m training.accurate.finetune", __doc__)
     parser.add_argument("--out", type=Path, default=Path("models/musicnn-finetune.json"))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)

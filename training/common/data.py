@@ -8,6 +8,7 @@ all work when given their top folder. Split lists (one clip per line,
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,3 +47,11 @@ def read_split_lists(directory: Path) -> dict[str, str]:
         for line in path.read_text().split():
             fold_of[Path(line).stem] = name
     return fold_of
+
+
+def data_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """An entry point's parser, with the two data folders (``--gtzan``, ``--extra``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
+    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    return parser

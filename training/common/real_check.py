@@ -13,7 +13,6 @@ again after the fast model is retrained.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from beetsplug.genreclf.model import PACKAGED
 from training.accurate.card import FAST_METRICS, card_from_files
 from training.accurate.data import Track, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
+from training.common.data import data_parser
 
 
 class MismatchedRuns(ValueError):
@@ -94,11 +94,7 @@ def refresh(models: Path, gtzan_root: Path, extra_root: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.common.real_check", description=__doc__
-    )
-    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
-    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    parser = data_parser("python -m training.common.real_check", __doc__)
     parser.add_argument("--models", type=Path, default=Path("models"))
     args = parser.parse_args()
     print(json.dumps(refresh(args.models, args.gtzan, args.extra)))

@@ -24,7 +24,7 @@ from beetsplug.genreclf.model import PACKAGED, GenreModel
 from training.accurate.convert import BACKBONE_PATH
 from training.accurate.data import embed_tracks, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
-from training.common.data import read_split_lists
+from training.common.data import data_parser, read_split_lists
 from training.common.views import POLICIES, WHOLE
 from training.common.window_speed import window_speed
 from training.fast import card, results
@@ -43,9 +43,7 @@ WINDOW_TOLERANCE = 0.01  # the cheapest policy within a point of the best
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.fast", description=__doc__)
-    parser.add_argument("--gtzan", type=Path, default=Path("../shared/gtzan"))
-    parser.add_argument("--extra", type=Path, default=Path("../shared/extra"))
+    parser = data_parser("python -m training.fast", __doc__)
     parser.add_argument("--out", type=Path, default=Path("models"), help="card and metrics")
     parser.add_argument("--model", type=Path, default=PACKAGED["fast"], help="the shipped model")
     parser.add_argument("--cache", type=Path, default=HERE / "cache", help="feature cache")
