@@ -7,7 +7,7 @@ EXTRA ?= ../shared/extra
 GTZAN ?= ../shared/gtzan
 MUSIC ?=
 
-.PHONY: demo test fuzz train bench convert reference musicnn clean
+.PHONY: demo test fuzz train bench convert reference musicnn nonmusic clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,9 +57,18 @@ $(CONVERT_VENV)/.convert: training/accurate/requirements-convert.txt
 convert: $(CONVERT_VENV)/.convert
 	$(CONVERT_VENV)/bin/python -m training.accurate.convert convert
 
-# The fine-tuning candidate first: the card reports it.
-musicnn: $(VENV)/.dev
-	$(PY) -m training.accurate.finetune --gtzan "$(GTZAN)" --extra "$(EXTRA)"
+# Not-music clips (speech, effects, noise, tones) and music with speech over it,
+# from Debian packages (the command names any that are missing) and numpy.
+NONMUSIC := training/cache/nonmusic/manifest.csv
+
+$(NONMUSIC):
+	$(MAKE) nonmusic
+
+nonmusic: $(VENV)/.dev
+	$(PY) -m training.common.nonmusic --music "$(GTZAN)/audio"
+
+# The accurate model: twelve genres and not music, its mood head, its card.
+musicnn: $(VENV)/.dev $(BACKBONE) $(NONMUSIC)
 	$(PY) -m training.accurate --gtzan "$(GTZAN)" --extra "$(EXTRA)"
 
 reference: $(CONVERT_VENV)/.convert
