@@ -30,6 +30,7 @@ from training.common.data import find_clips, read_split_lists
 
 ARTIST = re.compile(r"\(artist:\s*([^)]+)\)")
 BATCH_PATCHES = 64
+NONMUSIC = "nonmusic"  # the label of everything that is not music
 T = TypeVar("T")
 
 
@@ -38,9 +39,9 @@ class Track:
     key: str  # GTZAN clip id, or the extra file's path under extra/
     path: Path
     label: str
-    source: str  # "gtzan" or "extra"
-    group: str  # artist group: the GTZAN split list, the extra track's artist or file
-    origin: str  # where it came from: "gtzan" or the extra row's source_repo
+    source: str  # "gtzan", "extra" or "nonmusic"
+    group: str  # held out together: a GTZAN split list, an artist, a file, a not-music group
+    origin: str  # where it came from: "gtzan", "mixture", an extra row's source_repo, "nonmusic:<kind>"
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,64 @@ def gtzan_tracks(root: Path) -> list[Track]:
 
 def extra_tracks(root: Path) -> list[Track]:
     """The rows of ``root/labels.csv``, grouped by named artist or by file."""
-    with open(root / "labels.csv", newline="") as table:
-        rows = list(csv.DictReader(table))
     tracks = []
-    for row in rows:
+    for row in read_rows(root / "labels.csv"):
         artist = ARTIST.search(row["raw_label"])
         group = f"artist:{artist.group(1).strip().lower()}" if artist else f"file:{row['file']}"
         tracks.append(
             Track(row["file"], root / row["file"], row["genre"], "extra", group, row["source_repo"])
         )
     return tracks
+
+
+def nonmusic_tracks(root: Path) -> list[Track]:
+    """The generated not-music clips (``training.common.nonmusic``), grouped
+    by the voice, package or generator they came from."""
+    return [
+        Track(
+            f"nonmusic/{row['file']}",
+            root / row["file"],
+            NONMUSIC,
+            "nonmusic",
+            row["group"],
+            f"nonmusic:{row['kind']}",
+        )
+        for row in read_rows(root / "manifest.csv")
+    ]
+
+
+def mixture_tracks(root: Path, gtzan: list[Track]) -> list[Track]:
+    """GTZAN clips with speech over them: music, in their clip's genre and
+    split list, so they are held out with it."""
+    by_clip = {t.key: t for t in gtzan}
+    found = []
+    for row in read_rows(root / "mixtures.csv"):
+        music = by_clip.get(Path(row["music"]).stem)
+        if music is not None:
+            key = f"nonmusic/{row['file']}"
+            found.append(Track(key, root / row["file"], music.label, "gtzan", music.group, "mixture"))
+    return found
+
+
+def mood_tracks(root: Path) -> list[Track]:
+    """The 4Q clips of ``root/moods.csv``, labelled by quadrant (Q1..Q4),
+    grouped by artist as the genre rows are."""
+    return [
+        Track(
+            row["file"],
+            root / row["file"],
+            row["quadrant"],
+            "extra",
+            f"artist:{row['artist'].strip().lower()}",
+            row["source_repo"],
+        )
+        for row in read_rows(root / "moods.csv")
+    ]
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as table:
+        return list(csv.DictReader(table))
 
 
 def backbone_outputs(

@@ -1,11 +1,14 @@
 """Honest cross-validation of the genre heads on musicnn patch features.
 
-- GTZAN: artist-disjoint 3-fold CV, each split list held out in turn, heads
-  trained on the other two lists (GTZAN only).
-- extra: the real recordings in folds grouped by artist, each held out in
-  turn, heads trained on every GTZAN clip plus the other extra folds.
-- GTZAN only -> extra: trained on every GTZAN clip, tested on all extra
-  tracks (the LSTM card's out-of-GTZAN check).
+Every track is predicted by a head that never heard its artist:
+
+- GTZAN: artist-disjoint 3-fold CV, each split list held out in turn (with
+  the mixtures made from its clips), heads trained on the other two lists
+  and every not-music clip (no extra recordings: GTZAN alone, as published);
+- extra, the real-music check: the real recordings in folds grouped by
+  artist, each held out in turn, heads trained on everything else;
+- not music: the generated clips in folds grouped by voice, package or
+  generator, heads trained on all music and the other folds.
 
 Hyper-parameters are chosen inside each training side (see musicnn_heads).
 """
@@ -14,16 +17,21 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from beetsplug.genreclf.audio import WindowPolicy
-from training.accurate.data import PatchFeatures, Track
+from training.accurate.data import NONMUSIC, PatchFeatures, Track
 from training.accurate.heads import head_inputs, make_head
 from training.common.evaluate import track_metrics
 
 EXTRA_FOLDS = 5
+NONMUSIC_FOLDS = 5
+GTZAN_GENRES = frozenset(
+    {"blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"}
+)
 
 Sequences = Callable[[list[Track]], list[np.ndarray]]
 
@@ -80,40 +88,63 @@ def extra_folds(gtzan: list[Track], extra: list[Track]) -> Iterator[Fold]:
         yield gtzan + [t for i, t in enumerate(extra) if i not in held_out], list(test)
 
 
-def gtzan_cv(candidate, sequences, gtzan: list[Track], labels, seed) -> np.ndarray:
-    """Out-of-fold probabilities for every GTZAN track, in ``gtzan`` order."""
-    probabilities = np.zeros((len(gtzan), len(labels)))
-    for train, test in gtzan_folds(gtzan):
-        probabilities[test] = fit_predict(
-            candidate, sequences, train, sequences([gtzan[i] for i in test]), labels, seed
-        )
-    return probabilities
+@dataclass(frozen=True)
+class Corpus:
+    """Every labelled track of a run. Mixtures are GTZAN clips with speech
+    over them (in their clip's genre and split list); not-music clips are
+    grouped by the voice, package or generator they came from."""
+
+    gtzan: list[Track]
+    extra: list[Track]
+    nonmusic: list[Track] = field(default_factory=list)
+    mixtures: list[Track] = field(default_factory=list)
+
+    @property
+    def everything(self) -> list[Track]:
+        return self.gtzan + self.mixtures + self.extra + self.nonmusic
 
 
-def extra_cv(
-    candidate, sequences, gtzan, extra: list[Track], labels, seed, views: dict[str, Sequences]
-) -> dict[str, np.ndarray]:
-    """Out-of-fold probabilities for every extra track, folds grouped by
-    artist; one array per view (which patches of a test track are used)."""
-    probabilities = {name: np.zeros((len(extra), len(labels))) for name in views}
-    for train, test in extra_folds(gtzan, extra):
+HeldOut = tuple[list[Track], list[Track]]  # training tracks, held-out tracks
+
+
+def gtzan_sides(corpus: Corpus) -> Iterator[HeldOut]:
+    """Each artist-filtered list held out in turn (its clips and their
+    mixtures), trained on the other lists and every not-music clip."""
+    for train, test in gtzan_folds(corpus.gtzan):
+        held = {corpus.gtzan[i].group for i in test}
+        mixtures = [t for t in corpus.mixtures if t.group not in held]
+        yield train + mixtures + corpus.nonmusic, [corpus.gtzan[i] for i in test] + [
+            t for t in corpus.mixtures if t.group in held
+        ]
+
+
+def extra_sides(corpus: Corpus) -> Iterator[HeldOut]:
+    """The extra recordings in folds grouped by artist, trained on every
+    other track (GTZAN, mixtures, the other folds, every not-music clip)."""
+    for train, test in extra_folds(corpus.gtzan + corpus.mixtures, corpus.extra):
+        yield train + corpus.nonmusic, [corpus.extra[i] for i in test]
+
+
+def nonmusic_sides(corpus: Corpus) -> Iterator[HeldOut]:
+    """The not-music clips in folds grouped by voice, package or generator,
+    trained on every music track and the other folds."""
+    groups = [t.group for t in corpus.nonmusic]
+    music = corpus.gtzan + corpus.mixtures + corpus.extra
+    for train, test in GroupKFold(n_splits=NONMUSIC_FOLDS).split(corpus.nonmusic, groups=groups):
+        yield music + [corpus.nonmusic[i] for i in train], [corpus.nonmusic[i] for i in test]
+
+
+def cross_predict(
+    candidate, sequences, sides: Iterator[HeldOut], labels, seed, views: dict[str, Sequences]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Out-of-fold probabilities per held-out track key, one dict per view
+    (which patches of a test track are heard)."""
+    found: dict[str, dict[str, np.ndarray]] = {name: {} for name in views}
+    for train, test in sides:
         head = fitted_head(candidate, sequences, train, labels, seed)
         for name, view in views.items():
-            probabilities[name][test] = head.predict(view([extra[i] for i in test]))
-    return probabilities
-
-
-def per_origin(extra: list[Track], truth: np.ndarray, probabilities: np.ndarray) -> dict:
-    """Accuracy and track count per extra source (labels.csv source_repo)."""
-    correct = probabilities.argmax(axis=1) == truth
-    origins = np.array([t.origin for t in extra])
-    return {
-        origin: {
-            "tracks": int(np.sum(origins == origin)),
-            "accuracy": float(correct[origins == origin].mean()),
-        }
-        for origin in sorted(set(origins))
-    }
+            found[name].update(zip((t.key for t in test), head.predict(view(test))))
+    return found
 
 
 WINDOW_POLICIES = {
@@ -149,43 +180,92 @@ def window_views(sequences: Sequences, patch_seconds: float) -> dict[str, Sequen
 def evaluate_candidate(
     candidate: str,
     features: dict[str, PatchFeatures],
-    gtzan: list[Track],
-    extra: list[Track],
+    corpus: Corpus,
     labels: list[str],
     seed: int,
     patch_seconds: float,
 ) -> dict:
-    """Metrics of one candidate under the three protocols, the extra CV
-    again with only each window policy's patches analysed (same heads), and
-    the out-of-fold predictions (for calibration, and per extra track for
-    the comparison with the fast model)."""
-    index = {label: i for i, label in enumerate(labels)}
+    """Metrics of one candidate, every track predicted by a head that never
+    heard its artist (or voice, package, generator): GTZAN CV, the real-music
+    check (again with only each window policy's patches heard, same heads),
+    not music, and music with speech over it; with the out-of-fold
+    predictions for calibration and for the comparison with the fast model."""
     sequences = sequences_for(features, candidate)
-    gtzan_truth = np.array([index[t.label] for t in gtzan])
-    extra_truth = np.array([index[t.label] for t in extra])
-    in_gtzan = gtzan_cv(candidate, sequences, gtzan, labels, seed)
-    print(f"{candidate}: GTZAN CV done", file=sys.stderr, flush=True)
     windows = window_views(sequences, patch_seconds)
-    on_extra = extra_cv(
-        candidate, sequences, gtzan, extra, labels, seed, {"whole": sequences, **windows}
+    whole = {"whole": sequences}
+    in_gtzan = cross_predict(candidate, sequences, gtzan_sides(corpus), labels, seed, whole)
+    print(f"{candidate}: GTZAN CV done", file=sys.stderr, flush=True)
+    on_extra = cross_predict(
+        candidate, sequences, extra_sides(corpus), labels, seed, {**whole, **windows}
     )
-    gtzan_only = fit_predict(candidate, sequences, gtzan, sequences(extra), labels, seed)
     print(f"{candidate}: extra CV done", file=sys.stderr, flush=True)
+    on_nonmusic = cross_predict(candidate, sequences, nonmusic_sides(corpus), labels, seed, whole)
+    out_of_fold = {**in_gtzan["whole"], **on_extra["whole"], **on_nonmusic["whole"]}
+    judged = Judged(labels, out_of_fold)
+    music = corpus.gtzan + corpus.extra
     return {
-        "gtzan_cv": track_metrics(gtzan_truth, in_gtzan, labels),
-        "extra_cv": track_metrics(extra_truth, on_extra["whole"], labels),
-        "extra_cv_per_source": per_origin(extra, extra_truth, on_extra["whole"]),
-        "gtzan_only_on_extra": track_metrics(extra_truth, gtzan_only, labels),
+        "gtzan_cv": judged.metrics(corpus.gtzan),
+        "extra_cv": judged.metrics(corpus.extra),
+        "extra_cv_ten_genres": judged.metrics([t for t in corpus.extra if t.label in GTZAN_GENRES]),
+        "extra_cv_per_source": judged.per_origin(corpus.extra),
+        "nonmusic": {
+            "clips": len(corpus.nonmusic),
+            "recognised": judged.share_called(corpus.nonmusic, NONMUSIC),
+            "recognised_per_kind": judged.per_origin(corpus.nonmusic),
+            "music_tracks": len(music),
+            "music_called_nonmusic": judged.share_called(music, NONMUSIC),
+            "mixtures": len(corpus.mixtures),
+            "mixtures_called_nonmusic": judged.share_called(corpus.mixtures, NONMUSIC),
+            "mixtures_right_genre": judged.share_right(corpus.mixtures),
+        },
         "windows": {
             name: {
-                **track_metrics(extra_truth, on_extra[name], labels),
-                "mean_patches": float(np.mean([len(s) for s in view(extra)])),
+                **Judged(labels, on_extra[name]).metrics(corpus.extra),
+                "mean_patches": float(np.mean([len(s) for s in view(corpus.extra)])),
             }
             for name, view in windows.items()
         },
         "out_of_fold": {
-            "truth": np.concatenate([gtzan_truth, extra_truth]).tolist(),
-            "probabilities": np.concatenate([in_gtzan, on_extra["whole"]]).tolist(),
+            "truth": [labels.index(t.label) for t in corpus.everything],
+            "probabilities": [out_of_fold[t.key].tolist() for t in corpus.everything],
+            "real": [t.source == "extra" for t in corpus.everything],
         },
-        "extra_out_of_fold": {t.key: p.tolist() for t, p in zip(extra, on_extra["whole"])},
+        "extra_out_of_fold": {t.key: out_of_fold[t.key].tolist() for t in corpus.extra},
+        "extra_truth": [t.label for t in corpus.extra],
     }
+
+
+@dataclass(frozen=True)
+class Judged:
+    """Out-of-fold predictions by track key, and what they say of a set of tracks."""
+
+    labels: list[str]
+    probabilities: dict[str, np.ndarray]
+
+    def predicted(self, tracks: list[Track]) -> np.ndarray:
+        return np.array([int(np.argmax(self.probabilities[t.key])) for t in tracks], int)
+
+    def metrics(self, tracks: list[Track]) -> dict:
+        """track_metrics, plus balanced accuracy (mean recall over the labels present)."""
+        truth = np.array([self.labels.index(t.label) for t in tracks])
+        found = track_metrics(truth, np.stack([self.probabilities[t.key] for t in tracks]), self.labels)
+        recalls = [c["recall"] for c in found["per_class"].values() if c["support"]]
+        return {**found, "balanced_accuracy": float(np.mean(recalls))}
+
+    def share_called(self, tracks: list[Track], label: str) -> float:
+        return float(np.mean(self.predicted(tracks) == self.labels.index(label))) if tracks else 0.0
+
+    def share_right(self, tracks: list[Track]) -> float:
+        truth = np.array([self.labels.index(t.label) for t in tracks])
+        return float(np.mean(self.predicted(tracks) == truth)) if tracks else 0.0
+
+    def per_origin(self, tracks: list[Track]) -> dict:
+        """Track count and accuracy per origin (an extra row's source, a not-music kind)."""
+        return {
+            origin: {
+                "tracks": len(inside),
+                "accuracy": self.share_right(inside),
+            }
+            for origin in sorted({t.origin for t in tracks})
+            for inside in [[t for t in tracks if t.origin == origin]]
+        }

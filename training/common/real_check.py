@@ -81,13 +81,16 @@ def refresh(models: Path, gtzan_root: Path, extra_root: Path) -> dict:
     metrics = json.loads(metrics_path.read_text())
     accurate = metrics["extra_out_of_fold"]
     extra = [t for t in extra_tracks(extra_root) if t.key in accurate]
-    fast = fast_model_predictions(
-        json.loads((models / FAST_METRICS).read_text()),
-        gtzan_tracks(gtzan_root),
-        extra,
-        metrics["labels"],
-    )
-    metrics["versus_fast"] = paired_comparison(accurate, fast, extra, metrics["labels"])
+    try:
+        fast = fast_model_predictions(
+            json.loads((models / FAST_METRICS).read_text()),
+            gtzan_tracks(gtzan_root),
+            extra,
+            metrics["labels"],
+        )
+        metrics["versus_fast"] = paired_comparison(accurate, fast, extra, metrics["labels"])
+    except MismatchedRuns as exc:
+        metrics["versus_fast"] = {"not_paired": str(exc)}
     metrics_path.write_text(json.dumps(metrics, indent=1) + "\n")
     card_from_files(metrics_path, PACKAGED["accurate"], models / "musicnn-genre.md")
     return metrics["versus_fast"]
