@@ -8,6 +8,7 @@ track's (``aggregation``), and the recommended confidence threshold. Its one inp
 n_labels) and ``embedding`` (batch, embedding_size), per segment.
 
 Format 1 (the first models) has no ``frontend`` key: it means ``mfcc``.
+An optional ``mood`` entry holds a mood head on the embedding (see mood.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureParams, FrontEnd, frontend
+from .mood import MoodHead
 
 METADATA_KEY = "genreclf"
 METADATA_FORMAT = 2
@@ -68,6 +70,7 @@ class GenreModel:
         recommended = metadata.get("windows", DEFAULT_WINDOWS)
         self.windows: tuple[int, float] = (int(recommended["count"]), float(recommended["seconds"]))
         self.metadata = metadata
+        self.mood_head: MoodHead | None = _mood_head(metadata, self._session, self.path)
         self._input = self._session.get_inputs()[0].name
         digest = hashlib.sha256(content).hexdigest()
         self.identity = f"{self.name}-{self.version}@{digest[:8]}"
@@ -174,6 +177,17 @@ def _open_session(content: bytes, path: Path):
     except Exception as exc:  # onnxruntime raises its own, undocumented types
         reason = " ".join(str(exc).split())[:200]
         raise ModelError(f"{path}: not a loadable ONNX model ({reason})") from exc
+
+
+def _mood_head(metadata: dict, session, path: Path) -> MoodHead | None:
+    """The model's mood head, if it has one, checked against its embedding."""
+    if "mood" not in metadata:
+        return None
+    embedding = next(o for o in session.get_outputs() if o.name == "embedding")
+    try:
+        return MoodHead.from_metadata(metadata["mood"], int(embedding.shape[-1]))
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
 
 
 def _read_metadata(session, path: Path) -> dict:

@@ -8,7 +8,8 @@ Policy for beets' own ``genres`` field (config ``mode``):
 - ``off``: leave it alone (only the genreclf_* fields are set).
 Nothing changes ``genres`` when the confidence is below ``min_confidence``.
 ``map`` translates model labels into the user's vocabulary (one label may
-become several genres).
+become several genres). ``nonmusic`` (speech, sound effects, noise) sets no
+genre unless ``map`` gives it one (``nonmusic: Spoken Word``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .mood import Mood
+
 if TYPE_CHECKING:
     from .learn import Head
     from .model import TrackPrediction
+    from .mood import MoodHead
 
 MODES = ("fill", "append", "replace", "off")
+NONMUSIC = "nonmusic"  # the label of speech, sound effects, noise: no genre by default
 
 GENRE_FIELD = "genreclf_genre"
 CONFIDENCE_FIELD = "genreclf_confidence"
@@ -43,13 +48,13 @@ class GenrePolicy:
     label_map: dict[str, list[str]] = field(default_factory=dict)
 
     def mapped(self, label: str) -> list[str]:
-        return self.label_map.get(label, [label])
+        return self.label_map.get(label, [] if label == NONMUSIC else [label])
 
     def genres_after(self, current: list[str], label: str, confidence: float) -> list[str]:
         """The item's ``genres`` once this prediction is applied."""
-        if self.mode == "off" or confidence < self.min_confidence:
-            return current
         predicted = self.mapped(label)
+        if self.mode == "off" or confidence < self.min_confidence or not predicted:
+            return current
         if self.mode == "replace" or (self.mode == "fill" and not current):
             return predicted
         if self.mode == "append":
@@ -71,11 +76,17 @@ class Labeller:
     source: str  # "base" or "learned"
     min_confidence: float  # the recommended threshold for these labels
     head: Head | None = None
+    mood_head: MoodHead | None = None  # the base model's, when it has one and mood is on
 
     def probabilities(self, prediction: TrackPrediction) -> np.ndarray:
         if self.head is None:
             return prediction.probabilities
         return self.head.predict(prediction.embedding)
+
+    def mood(self, prediction: TrackPrediction) -> Mood | None:
+        if self.mood_head is None or not prediction.embedding.size:
+            return None
+        return Mood(self.mood_head.probabilities(prediction.embedding))
 
     def ranked(self, probabilities: np.ndarray) -> list[tuple[str, float]]:
         """(label, probability), most probable first (ties: label order)."""
@@ -94,6 +105,7 @@ class Decision:
     source: str
     genres: list[str]  # the item's genres afterwards
     genres_changed: bool
+    mood: Mood | None = None
 
     def fields(self) -> dict[str, Any]:
         """The values to store (genreclf_applied only when genres changed,
@@ -108,6 +120,8 @@ class Decision:
         }
         if self.genres_changed:
             values[APPLIED_FIELD] = joined(self.genres)
+        if self.mood is not None:
+            values.update(self.mood.fields())
         return values
 
 
@@ -132,6 +146,7 @@ def decide(
         source=labeller.source,
         genres=genres,
         genres_changed=genres != list(current),
+        mood=labeller.mood(prediction),
     )
 
 
