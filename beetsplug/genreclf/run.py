@@ -153,7 +153,9 @@ class TaggingRun:
         threshold = self.settings.min_confidence
         if threshold is None:
             threshold = self.labeller.min_confidence
-        return GenrePolicy(self.settings.mode, threshold, self.settings.label_map)
+        return GenrePolicy(
+            self.settings.mode, threshold, self.settings.label_map, self.labeller.display_names
+        )
 
     def analyzer(self, files: int) -> Analyzer:
         """Workers for ``files`` files (for an import, whose files keep
