@@ -14,6 +14,7 @@ from mediafile import MediaFile
 
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
+from beetsplug.genreclf.policy import DISPLAY_NAMES
 from beetsplug.genreclf.run import setup_name
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
@@ -58,3 +59,8 @@ def tag_file(path: Path, **tags) -> None:
 
 def file_genres(path) -> list[str]:
     return MediaFile(path).genres or []
+
+
+def written(label: str) -> str:
+    """The genre a label of the model is written as into ``genres``."""
+    return DISPLAY_NAMES.get(label, label)

@@ -228,10 +228,10 @@ class TestStats(GenreClfTestBase):
 
         start = lines.index(next(l for l in lines if l.startswith("4 items whose genres disagree")))
         listed = lines[start + 2 : start + 2 + len(DISAGREEING)]
-        assert [line.split("Someone - ")[1] for line in listed] == DISAGREEING
+        assert [line.split("Someone – ")[1] for line in listed] == DISAGREEING
         assert listed[0].split()[:3] == ["0.90", "jazz", "Rock"]
         columns = re.split(r"\s{2,}", listed[1].strip())
-        assert columns == ["0.70", "rock", "Acid Rock; Pop", "Someone - " + DISAGREEING[1]]
+        assert columns == ["0.70", "rock", "Acid Rock; Pop", "Someone – " + DISAGREEING[1]]
 
     def test_the_printed_query_lists_exactly_the_disagreements(self, capsys):
         lines = self.stats_output(capsys)
@@ -258,7 +258,7 @@ class TestStats(GenreClfTestBase):
         self.run_command("genreclf", "--stats")
 
         output = capsys.readouterr().out
-        assert "no item's genres disagree with a prediction at confidence ≥ 0.5" in output
+        assert "no item's genres disagree with a prediction at confidence ≥ 0.50" in output
         assert "beet ls" not in output
 
 

@@ -18,7 +18,7 @@ from beetsplug.genreclf import HEAD_FILE
 from beetsplug.genreclf.learn import (
     Head,
     LearnError,
-    check_enough,
+    artist_group,
     choose_labels,
     confidence_threshold,
 )
@@ -53,10 +53,10 @@ class LearnTestBase(GenreClfTestBase):
     def _audio(self, labelled_audio: Path) -> None:
         self.labelled_audio = labelled_audio
 
-    def setup_library(self, min_examples: int = 6) -> None:
+    def setup_library(self, min_examples: int = 6, **learn) -> None:
         """The plugin, and a library of the labelled tracks: the last artist
         of each genre untagged."""
-        self.setup_plugin(learn={"min_examples": min_examples})
+        self.setup_plugin(learn={"min_examples": min_examples, **learn})
         self.untagged: list[Item] = []
         for path in sorted(self.labelled_audio.iterdir()):
             genre, artist, _ = path.stem.split("-")
@@ -67,6 +67,9 @@ class LearnTestBase(GenreClfTestBase):
             else:
                 self.untagged.append(item)
             self.lib.add(item)
+
+    def tagged_with(self, genre: str) -> list[Item]:
+        return [item for item in self.lib.items() if list(item.genres) == [genre]]
 
     def head_path(self) -> Path:
         return Path(self.config.config_dir()) / HEAD_FILE
@@ -182,6 +185,57 @@ class TestLearn(LearnTestBase):
         assert not any(m.startswith("embeddings:") for m in self.messages(caplog))
         assert not self.head_path().exists()
 
+    def test_genres_by_one_artist_or_with_too_few_tracks_are_named_and_left_out(self, caplog):
+        self.setup_library()
+        for item in self.tagged_with("Noise"):
+            item.artist = "The Only Noise Artist"
+            item.store()
+        for item in self.untagged[:2]:
+            item.genres = ["Polka"]
+            item.store()
+
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+
+        messages = self.messages(caplog)
+        assert "left out, fewer than 6 tagged tracks: Polka (2)" in messages
+        assert (
+            "left out, tracks by only one artist (cross-validation by artist cannot measure "
+            f"it): Noise ({ARTISTS_PER_GENRE * TRACKS_PER_ARTIST})"
+        ) in messages
+        assert Head.load(self.head_path()).labels == ["Ambient", "Techno"]
+
+    def test_tracks_without_an_artist_are_grouped_by_album_else_by_file(self):
+        self.setup_library()
+        for item in self.tagged_with("Noise"):
+            item.update({"artist": "", "album": "Tape " + item.title.split("-")[1]})
+            item.store()
+        for item in self.tagged_with("Ambient"):
+            item.artist = ""
+            item.store()
+
+        self.run_command("genreclf", "--learn")
+
+        head = Head.load(self.head_path())
+        assert head.labels == ["Ambient", "Noise", "Techno"]
+        albums, files = ARTISTS_PER_GENRE, ARTISTS_PER_GENRE * TRACKS_PER_ARTIST
+        assert head.metadata["artists"] == ARTISTS_PER_GENRE + albums + files
+
+    def test_stats_does_not_judge_genres_the_head_was_not_taught(self, capsys):
+        self.setup_library(labels=["Ambient", "Techno"])  # min_confidence 0: all are judged
+        self.run_command("genreclf", "--learn")
+        self.run_command("genreclf", "-W", "--force")
+        noise = self.tagged_with("Noise")
+        assert {item.genreclf_source for item in noise} == {"learned"}
+        capsys.readouterr()
+
+        self.run_command("genreclf", "--stats")
+
+        output = capsys.readouterr().out
+        flagged = list(self.lib.items("genreclf_disagrees:1"))
+        assert {genre for item in flagged for genre in item.genres} <= {"Ambient", "Techno"}
+        assert not any(item.title in output for item in noise)
+
     def test_a_head_learned_on_another_model_is_set_aside(self, caplog):
         self.setup_library()
         self.run_command("genreclf", "--learn")
@@ -199,25 +253,80 @@ class TestLearn(LearnTestBase):
         assert self.lib.get_item(self.untagged[0].id).genreclf_source == "base"
 
 
+def artists(*names: str) -> list[str]:
+    return [f"artist:{name}" for name in names]
+
+
 class TestLabels:
     def test_most_frequent_first_genres_with_enough_examples(self):
         genres = [["Rock"], ["Rock", "Pop"], ["Jazz"], ["Pop", "Rock"], ["Rock"], ["Jazz"]]
-        labels, assigned = choose_labels(genres, min_examples=2)
-        assert labels == ["Jazz", "Rock"]
-        assert assigned == ["Rock", "Rock", "Jazz", "Rock", "Rock", "Jazz"]
+        choice = choose_labels(genres, artists(*"abcdef"), min_examples=2)
+        assert choice.labels == ["Jazz", "Rock"]
+        assert choice.assigned == ["Rock", "Rock", "Jazz", "Rock", "Rock", "Jazz"]
+        assert [left.line() for left in choice.left_out] == [
+            "left out, fewer than 2 tagged tracks: Pop (1)"
+        ]
 
     def test_synonyms_merge_and_explicit_labels(self):
-        genres = [["Hip Hop"], ["rap"], ["Hip-Hop"], ["Soul"]]
+        genres = [["Hip Hop"], ["rap"], ["Hip-Hop"], ["Soul"], ["Soul"]]
         synonyms = {"hip hop": "Hip-Hop", "Rap": "Hip-Hop"}
-        labels, assigned = choose_labels(genres, 3, synonyms=synonyms)
-        assert labels == ["Hip-Hop"] and assigned == ["Hip-Hop"] * 3 + [None]
-        labels, assigned = choose_labels(genres, 99, wanted=["Soul"], synonyms=synonyms)
-        assert labels == ["Soul"] and assigned == [None, None, None, "Soul"]
+        choice = choose_labels(genres, artists(*"abcde"), 2, synonyms=synonyms)
+        assert choice.labels == ["Hip-Hop", "Soul"]
+        assert choice.assigned == ["Hip-Hop"] * 3 + ["Soul"] * 2
+        choice = choose_labels(genres, artists(*"abcde"), 2, wanted=["Soul", "Funk"])
+        assert choice.labels == ["Soul"] and choice.assigned == [None, None, None, "Soul", "Soul"]
+        assert [left.line() for left in choice.left_out] == [
+            "left out, fewer than 2 tagged tracks: Funk (0)"
+        ]
 
-    def test_a_genre_by_a_single_artist_is_refused(self):
-        labelled = [("A", "x"), ("A", "y"), ("B", "z"), ("B", "z")]
-        with pytest.raises(Exception, match="'B' has tracks by only one artist"):
-            check_enough(labelled, ["A", "B"], min_examples=2)
+    def test_spellings_of_a_genre_are_one_label_spelled_as_most_are(self):
+        genres = [["Hip-Hop"], ["hip hop"], ["HipHop"], ["Hip-Hop"], ["r&b"], ["R&B"], ["R&B"]]
+        choice = choose_labels(genres, artists(*"abcdefg"), 3)
+        assert choice.labels == ["Hip-Hop", "R&B"]
+        assert choice.assigned == ["Hip-Hop"] * 4 + ["R&B"] * 3
+
+    def test_wanted_labels_keep_their_spelling(self):
+        genres = [["hip hop"], ["HIP-HOP"], ["rock"], ["Rock"]]
+        choice = choose_labels(genres, artists(*"abcd"), 2, wanted=["HipHop", "ROCK"])
+        assert choice.labels == ["HipHop", "ROCK"]
+        assert choice.assigned == ["HipHop", "HipHop", "ROCK", "ROCK"]
+
+    def test_a_genre_by_a_single_artist_is_left_out_and_its_tracks_take_their_next(self):
+        genres = [["A"], ["A"], ["B"], ["B"], ["Solo", "A"], ["Solo", "B"], ["C"], ["C"]]
+        groups = artists("x", "y", "x", "z", "w", "w", "v", "u")
+        choice = choose_labels(genres, groups, min_examples=2)
+        assert choice.labels == ["A", "B", "C"]
+        assert choice.assigned == ["A", "A", "B", "B", "A", "B", "C", "C"]
+        assert [left.line() for left in choice.left_out] == [
+            "left out, tracks by only one artist (cross-validation by artist cannot "
+            "measure it): Solo (2)"
+        ]
+        choice.check(min_examples=2)
+
+    def test_fewer_than_two_genres_left_is_refused(self):
+        genres = [["A"], ["A"], ["B"], ["B"], ["C"]]
+        choice = choose_labels(genres, artists("x", "y", "z", "z", "v"), min_examples=2)
+        assert choice.labels == ["A"]
+        assert [left.line() for left in choice.left_out] == [
+            "left out, fewer than 2 tagged tracks: C (1)",
+            "left out, tracks by only one artist (cross-validation by artist cannot "
+            "measure it): B (2)",
+        ]
+        with pytest.raises(LearnError, match="need at least 2 genres with 2 or more .* found 1"):
+            choice.check(min_examples=2)
+
+
+@pytest.mark.parametrize(
+    "albumartist, artist, album, path, group",
+    [
+        ("Miles Davis", "Miles Davis Quintet", "Relaxin'", "/m/1.mp3", "artist:miles davis"),
+        ("", "Nina Simone", "Pastel Blues", "/m/2.mp3", "artist:nina simone"),
+        ("", "", "Pastel Blues", "/m/3.mp3", "album:pastel blues"),
+        ("", " ", "", "/m/4.mp3", "file:/m/4.mp3"),
+    ],
+)
+def test_artist_group(albumartist, artist, album, path, group):
+    assert artist_group(albumartist, artist, album, path) == group
 
 
 def top1_probabilities(tracks: list[tuple[float, int]]) -> np.ndarray:

@@ -15,7 +15,7 @@ from mediafile import MediaFile
 
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH
 from beetsplug.genreclf.run import TaggingRun
-from tests.helper import MODEL, SETUP, GenreClfTestBase, file_genres, tag_file
+from tests.helper import MODEL, SETUP, GenreClfTestBase, file_genres, tag_file, written
 
 
 class TestCommand(GenreClfTestBase):
@@ -32,8 +32,8 @@ class TestCommand(GenreClfTestBase):
             assert 0.0 < item.genreclf_confidence <= 1.0
             assert item.genreclf_model == SETUP
             assert item.genreclf_top.startswith(f"{item.genreclf_genre} ")
-            assert item.genres == [item.genreclf_genre]
-            assert file_genres(item.path) == [item.genreclf_genre], item.path
+            assert item.genres == [written(item.genreclf_genre)]
+            assert file_genres(item.path) == item.genres, item.path
 
     def test_pretend_stores_and_writes_nothing(self, capsys):
         self.setup_plugin()
@@ -81,7 +81,7 @@ class TestCommand(GenreClfTestBase):
         self.run_command("genreclf", *([option] if option else []))
 
         item = self.reloaded(item)
-        assert item.genres == [item.genreclf_genre]  # the database always
+        assert item.genres == [written(item.genreclf_genre)]  # the database always
         assert file_genres(item.path) == (item.genres if expect_written else [])
 
     def test_query_selects_items(self):
@@ -150,9 +150,35 @@ class TestGenrePolicy(GenreClfTestBase):
         self.run_command("genreclf", "-w")
 
         item = self.reloaded(item)
-        expected = [g.format(predicted=item.genreclf_genre) for g in expected]
+        expected = [g.format(predicted=written(item.genreclf_genre)) for g in expected]
         assert item.genres == expected
         assert file_genres(item.path) == expected
+
+    def test_the_file_gets_the_canonical_name_and_genreclf_genre_the_label(self):
+        self.setup_plugin()
+        [item] = self.add_tracks("beats.flac")
+
+        self.run_command("genreclf", "-w")
+
+        item = self.reloaded(item)
+        label = item.genreclf_genre
+        assert label in MODEL.labels and label.islower()
+        assert file_genres(item.path) == item.genres == [label.capitalize()]
+        assert [i.id for i in self.lib.items(f"genreclf_genre:{label}")] == [item.id]
+
+    def test_append_adds_no_other_spelling_of_a_genre_the_item_has(self):
+        """Each label in capitals already: whichever is predicted, nothing is added."""
+        self.setup_plugin(mode="append")
+        shouted = [label.upper() for label in MODEL.labels]
+        tag_file(self.music / "beats.flac", genres=shouted)
+        [item] = self.add_tracks("beats.flac")
+
+        self.run_command("genreclf", "-w")
+
+        item = self.reloaded(item)
+        assert item.genreclf_genre in MODEL.labels
+        assert item.genres == shouted
+        assert file_genres(item.path) == shouted
 
     def test_below_min_confidence_only_our_fields_change(self):
         self.setup_plugin(mode="replace", min_confidence=1.0)
@@ -286,7 +312,7 @@ class TestTagsPreserved(GenreClfTestBase):
         after = _tag_dump(path)
         changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
         assert changed and all("genre" in key.lower() or key in {"TCON", "\xa9gen"} for key in changed)
-        assert file_genres(path) == [self.reloaded(item).genreclf_genre]
+        assert file_genres(path) == [written(self.reloaded(item).genreclf_genre)]
 
 
 def _tag_dump(path: Path) -> dict[str, str]:
@@ -310,7 +336,7 @@ class TestImport(GenreClfTestBase, ImporterMixin):
         assert len(items) == 3
         for item in items:
             assert item.genreclf_model == SETUP
-            assert item.genres == [item.genreclf_genre]
+            assert item.genres == [written(item.genreclf_genre)]
             assert self.lib_path in Path(os.fsdecode(item.path)).parents  # copied
             assert file_genres(item.path) == item.genres
         assert file_genres(self.import_path / "album" / "chords.mp3") == []  # source untouched
@@ -319,7 +345,7 @@ class TestImport(GenreClfTestBase, ImporterMixin):
         self.setup_plugin(genres_from="track")
         [item] = self.import_tracks("beats.flac", write=False)
 
-        assert item.genres == [item.genreclf_genre]
+        assert item.genres == [written(item.genreclf_genre)]
         assert file_genres(item.path) == []
 
     def test_auto_off_leaves_imports_alone(self):

@@ -8,10 +8,12 @@ import pytest
 from beetsplug.genreclf.model import TrackPrediction, aggregate
 from beetsplug.genreclf.policy import (
     APPLIED_FIELD,
+    DISPLAY_NAMES,
     Decision,
     GenrePolicy,
     Labeller,
     decide,
+    genre_key,
     set_by_us,
 )
 
@@ -34,6 +36,77 @@ LABELS = ["jazz", "rock", "pop"]
 def test_genres_after(mode, current, confidence, expected):
     policy = GenrePolicy(mode, 0.5, {"rock": ["Rock", "Guitar"]})
     assert policy.genres_after(current, "rock", confidence) == expected
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["Hip-Hop", "hip hop", "HipHop", "hiphop", "HIP_HOP"],
+        ["R&B", "R'n'B", "rnb", "RnB", "r & b"],
+        ["Rock & Roll", "Rock and Roll", "Rock 'n' Roll", "rock-n-roll"],
+        ["Électronique", "electronique"],
+        ["Drum & Bass", "Drum and Bass", "drum'n'bass"],
+    ],
+)
+def test_spellings_of_one_genre_have_one_key(spellings):
+    assert len({genre_key(spelling) for spelling in spellings}) == 1
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [("Rock", "Acid Rock"), ("Pop", "K-Pop"), ("Hip-Hop", "Trip-Hop"), ("Band", "B"), ("+", "-")],
+)
+def test_different_genres_have_different_keys(one, other):
+    assert genre_key(one) != genre_key(other)
+
+
+BUILT_IN_NAMES = {
+    "blues": "Blues", "classical": "Classical", "country": "Country", "disco": "Disco",
+    "hiphop": "Hip-Hop", "jazz": "Jazz", "metal": "Metal", "pop": "Pop", "reggae": "Reggae",
+    "rock": "Rock", "electronic": "Electronic", "rnb": "R&B",
+}  # as issue 27 asks: nonmusic has none
+
+
+@pytest.mark.parametrize("label, name", BUILT_IN_NAMES.items())
+def test_built_in_labels_are_written_under_their_canonical_names(label, name):
+    base = GenrePolicy("fill", 0.5, display_names=DISPLAY_NAMES)
+    assert base.genres_after([], label, 0.9) == [name]
+    assert genre_key(name) == genre_key(label)  # one genre, however stats compares it
+
+
+@pytest.mark.parametrize(
+    "label_map, label, expected",
+    [
+        ({"hiphop": ["Rap"]}, "hiphop", ["Rap"]),  # map overrides the canonical name
+        ({"HipHop": ["Rap"]}, "hiphop", ["Rap"]),  # whatever the spelling of its key
+        ({"rock": ["Guitar"]}, "hiphop", ["Hip-Hop"]),
+        ({}, "nonmusic", ["nonmusic"]),  # no canonical name
+        ({}, "Shoegaze", ["Shoegaze"]),  # a label of none of the built-in models
+    ],
+)
+def test_map_before_canonical_names(label_map, label, expected):
+    assert GenrePolicy("fill", 0.5, label_map, DISPLAY_NAMES).mapped(label) == expected
+
+
+def test_a_learned_head_keeps_the_users_spelling():
+    learned = Labeller(["rock", "hip hop"], "m 3x30s+learned@0", "learned", 0.5)
+    policy = GenrePolicy("fill", 0.5, display_names=learned.display_names)
+    assert [policy.mapped(label) for label in learned.labels] == [["rock"], ["hip hop"]]
+
+
+@pytest.mark.parametrize(
+    "current, label, expected",
+    [
+        (["rock"], "rock", ["rock"]),
+        (["ROCK", "Indie"], "rock", ["ROCK", "Indie"]),
+        (["Hip Hop"], "hiphop", ["Hip Hop"]),
+        (["RnB"], "rnb", ["RnB"]),
+        (["Indie"], "hiphop", ["Indie", "Hip-Hop"]),
+    ],
+)
+def test_append_adds_no_other_spelling_of_a_genre_it_has(current, label, expected):
+    policy = GenrePolicy("append", 0.5, display_names=DISPLAY_NAMES)
+    assert policy.genres_after(current, label, 0.9) == expected
 
 
 def prediction(*probabilities: float) -> TrackPrediction:

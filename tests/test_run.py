@@ -14,7 +14,7 @@ from beets import ui
 
 from beetsplug.genreclf.run import HEAD_FILE
 from tests.audiogen import write_track
-from tests.helper import SETUP, GenreClfTestBase, file_genres, tag_file
+from tests.helper import SETUP, GenreClfTestBase, file_genres, tag_file, written
 
 # (file, genre written in its tags, artist)
 LABELLED = [
@@ -109,7 +109,7 @@ class TestWrite(ImportTestBase):
         self.run_command("genreclf", "-w")
 
         for item in self.lib.items():
-            assert item.genres == [item.genreclf_genre]
+            assert item.genres == [written(item.genreclf_genre)]
             assert file_genres(item.path) == item.genres
 
     def test_force_w_from_the_cache_writes_too(self):

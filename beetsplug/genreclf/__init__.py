@@ -29,11 +29,13 @@ from .policy import (
 )
 from .run import ERROR_FIELD, ERROR_ON_FIELD, HEAD_FILE, TaggingRun
 from .settings import DEFAULTS, Settings, SettingsError, load_settings
-from .stats import DISAGREES_FIELD, disagreement_flag
+from .stats import DISAGREES_FIELD, disagreement_flag, taught_by
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
     from beets.library import Item
+
+    from .stats import Taught
 
 __all__ = ["GenreClfPlugin", "HEAD_FILE"]
 
@@ -108,12 +110,12 @@ class GenreClfPlugin(BeetsPlugin):
         return [command]
 
     @cached_property
-    def _stats_policy(self) -> GenrePolicy:
+    def _stats_judging(self) -> tuple[GenrePolicy, Taught | None]:
         with TaggingRun(self.settings, None, self._log) as run:
-            return run.policy
+            return run.policy, taught_by(run.head, self.settings.learn.synonyms)
 
     def disagrees(self, item: Item) -> int:
-        return disagreement_flag(item, self._stats_policy)
+        return disagreement_flag(item, *self._stats_judging)
 
     # Import: one run for the whole import, opened at its start.
 

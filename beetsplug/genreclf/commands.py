@@ -16,6 +16,8 @@ from .settings import Settings
 if TYPE_CHECKING:
     from beets.library import Library
 
+    from .learn import LabelChoice
+
 RESUME = "what was analysed is stored; run the command again to continue"
 USAGE = "%prog [options] [QUERY...]"
 # Which options each action takes (beyond -j and the query).
@@ -157,27 +159,33 @@ def fail_on_new_failures(run: TaggingRun) -> None:
 def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     """Fit a head on the matching items' genres; report its grouped
     cross-validation; save it in the beets configuration folder."""
-    from .learn import LearnError, check_enough, choose_labels, fit_head
+    from .learn import LearnError, choose_labels, fit_head
 
     wanted = settings.learn
     tagged = [item for item in lib.items(args) if item.genres and not ours(item)]
-    labels, assigned = choose_labels(
-        [item.genres for item in tagged], wanted.min_examples, wanted.labels, wanted.synonyms
+    choice = choose_labels(
+        [item.genres for item in tagged], [artist_of(item) for item in tagged],
+        wanted.min_examples, wanted.labels, wanted.synonyms,
     )
-    chosen = [(item, label) for item, label in zip(tagged, assigned) if label]
+    chosen = [(item, label) for item, label in zip(tagged, choice.assigned) if label]
     log.info(
         "learning {} genres from {} of {} tagged items: {} (genres that genreclf "
         "set are left out)",
-        len(labels), len(chosen), len(tagged), ", ".join(labels) or "none",
+        len(choice.labels), len(chosen), len(tagged), ", ".join(choice.labels) or "none",
     )
     with TaggingRun(settings, lib, log, base=True) as run:
         try:
-            by_artist = [(label, artist_of(item)) for item, label in chosen]
-            check_enough(by_artist, labels, wanted.min_examples)
+            _check_labels(choice, wanted.min_examples, log)
             examples = run.embeddings(chosen)
-            check_enough([(e.label, e.group) for e in examples], labels, wanted.min_examples)
+            # Files that could not be analysed may leave a genre short.
+            analysed = choose_labels(
+                [[e.label] for e in examples], [e.group for e in examples],
+                wanted.min_examples, choice.labels,
+            )
+            _check_labels(analysed, wanted.min_examples, log)
+            examples = [e for e in examples if e.label in analysed.labels]
             head, evaluation = fit_head(
-                examples, labels, run.model.identity, wanted.target_precision
+                examples, analysed.labels, run.model.identity, wanted.target_precision
             )
         except LearnError as exc:
             raise ui.UserError(f"genreclf: cannot learn: {exc}") from exc
@@ -191,6 +199,14 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
             "saved {}{}; `beet genreclf` now predicts these genres (--base: the model's own)",
             run.head_path, f"; previous head kept as {kept}" if kept else "",
         )
+
+
+def _check_labels(choice: LabelChoice, min_examples: int, log) -> None:
+    """Name each genre left out, in one line per reason; LearnError if fewer
+    than two genres are left to learn."""
+    for left_out in choice.left_out:
+        log.info("{}", left_out.line())
+    choice.check(min_examples)
 
 
 def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
@@ -232,21 +248,21 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
 
 def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     """Print (and plot) the stored predictions; no audio is decoded."""
-    from .stats import album_stats, album_stats_text, library_stats, stats_text
+    from .stats import album_stats, album_stats_text, library_stats, stats_text, taught_by
 
     if opts.plot:
         from .plots import check_plot_path
 
         check_plot_path(opts.plot)
     with TaggingRun(settings, lib, log, base=opts.base) as run:
-        policy = run.policy
+        policy, taught = run.policy, taught_by(run.head, settings.learn.synonyms)
     if opts.album:
         albums = list(lib.albums(args))
-        ui.print_(album_stats_text(album_stats(albums, policy), args) + "\n")
+        ui.print_(album_stats_text(album_stats(albums, policy, taught), args) + "\n")
         items = [item for album in albums for item in album.items()]
     else:
         items = list(lib.items(args))
-    library = library_stats(items, policy)
+    library = library_stats(items, policy, taught)
     ui.print_(stats_text(library, args))
     if opts.plot and library.analysed:
         from .plots import save, stats_figure

@@ -15,12 +15,14 @@ import json
 import os
 import tempfile
 import zipfile
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .policy import genre_key
 
 HEAD_FORMAT = 1
 PREVIOUS_SUFFIX = ".prev"  # the head a new one replaced
@@ -38,59 +40,120 @@ class Example:
     embedding: np.ndarray
 
 
+class Synonyms:
+    """``learn.map``: the genre each of the user's genres counts as (keys
+    compared by :func:`~.policy.genre_key`)."""
+
+    def __init__(self, mapping: Mapping[str, str] | None = None) -> None:
+        self._by_key = {genre_key(genre): label for genre, label in (mapping or {}).items()}
+
+    def __call__(self, genre: str) -> str:
+        return self._by_key.get(genre_key(genre), genre)
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """Genres not learned, for one reason: genre -> its tracks."""
+
+    reason: str
+    counts: dict[str, int]
+
+    def line(self) -> str:
+        genres = sorted(self.counts.items(), key=lambda genre: (-genre[1], genre[0].casefold()))
+        return f"left out, {self.reason}: " + ", ".join(f"{g} ({n})" for g, n in genres)
+
+
+@dataclass(frozen=True)
+class LabelChoice:
+    labels: list[str]
+    assigned: list[str | None]  # each item's label; None: not a training example
+    left_out: list[LeftOut]  # genres dropped, and why (none empty)
+
+    def check(self, min_examples: int) -> None:
+        """Refuse fewer than two labels: nothing to tell apart."""
+        if len(self.labels) < 2:
+            raise LearnError(
+                f"need at least 2 genres with {min_examples} or more tagged tracks by 2 or "
+                f"more artists each; found {len(self.labels)} (lower "
+                "genreclf.learn.min_examples or tag more tracks)"
+            )
+
+
 def choose_labels(
     genres_per_item: Sequence[Sequence[str]],
+    groups: Sequence[str],
     min_examples: int,
     wanted: Sequence[str] = (),
-    synonyms: dict[str, str] | None = None,
-) -> tuple[list[str], list[str | None]]:
-    """The label set, and each item's label (None: not a training example).
+    synonyms: Mapping[str, str] | None = None,
+) -> LabelChoice:
+    """The labels to learn and each item's label.
 
-    ``synonyms`` maps a genre to the label it counts as. The labels are
-    ``wanted`` if given, else every genre that is the first known genre of at
-    least ``min_examples`` items. An item's label is its first genre (after
-    synonyms) that is in the label set.
+    An item's label is its first genre (after ``synonyms``) among the labels;
+    spellings of one genre (:func:`~.policy.genre_key`) are one label, spelled
+    as ``wanted`` spells it, else as most items do. The candidates are
+    ``wanted`` if given, else every genre that is some item's first. A
+    candidate with fewer than ``min_examples`` items, or whose items are all
+    of one of ``groups`` (artists), is left out, and its items take their
+    next genre, until every label left has enough.
     """
-    synonyms = {k.casefold(): v for k, v in (synonyms or {}).items()}
-
-    def canonical(genre: str) -> str:
-        return synonyms.get(genre.casefold(), genre)
-
-    mapped = [[canonical(g) for g in genres if g.strip()] for genres in genres_per_item]
-    if wanted:
-        labels = list(wanted)
-    else:
-        firsts = Counter(genres[0] for genres in mapped if genres)
-        labels = sorted(g for g, n in firsts.items() if n >= min_examples)
-    known = {label.casefold(): label for label in labels}
-    assigned = [
-        next((known[g.casefold()] for g in genres if g.casefold() in known), None)
-        for genres in mapped
+    counts_as = Synonyms(synonyms)
+    keys = [[genre_key(counts_as(g)) for g in genres if g.strip()] for genres in genres_per_item]
+    spelling = _spellings(genres_per_item, counts_as, wanted)
+    candidates = list(dict.fromkeys(genre_key(g) for g in wanted)) or list(
+        dict.fromkeys(item[0] for item in keys if item)
+    )
+    too_few: dict[str, int] = {}
+    one_artist: dict[str, int] = {}
+    while True:
+        assigned = [next((k for k in item if k in candidates), None) for item in keys]
+        counts = Counter(key for key in assigned if key)
+        artists = defaultdict(set)
+        for key, group in zip(assigned, groups):
+            artists[key].add(group)
+        short = {k: counts[k] for k in candidates if counts[k] < min_examples}
+        alone = {k: counts[k] for k in candidates if k not in short and len(artists[k]) < 2}
+        if not short and not alone:
+            break
+        too_few |= short
+        one_artist |= alone
+        candidates = [k for k in candidates if k not in short and k not in alone]
+    left_out = [
+        LeftOut(reason, {spelling[k]: n for k, n in dropped.items()})
+        for reason, dropped in [
+            (f"fewer than {min_examples} tagged tracks", too_few),
+            ("tracks by only one artist (cross-validation by artist cannot measure it)",
+             one_artist),
+        ]
+        if dropped
     ]
-    return labels, assigned
+    labels = [spelling[k] for k in candidates]
+    if not wanted:
+        labels.sort(key=str.casefold)
+    return LabelChoice(labels, [spelling[k] if k else None for k in assigned], left_out)
 
 
-def check_enough(
-    labelled: Sequence[tuple[str, str]], labels: Sequence[str], min_examples: int
-) -> None:
-    """Refuse data that cannot give an honest estimate. ``labelled``: the
-    (label, artist) of each example."""
-    counts = Counter(label for label, _ in labelled)
-    short = [f"{label} ({counts[label]})" for label in labels if counts[label] < min_examples]
-    if len(labels) < 2:
-        raise LearnError(
-            f"need at least 2 genres with {min_examples} or more tagged tracks each; "
-            f"found {len(labels)} (lower genreclf.learn.min_examples or tag more tracks)"
-        )
-    if short:
-        raise LearnError(f"too few tracks (fewer than {min_examples}) for: {', '.join(short)}")
-    for label in labels:
-        artists = {group for known, group in labelled if known == label}
-        if len(artists) < 2:
-            raise LearnError(
-                f"'{label}' has tracks by only one artist: cross-validation by artist "
-                "cannot measure it"
-            )
+def _spellings(
+    genres_per_item: Sequence[Sequence[str]], counts_as: Synonyms, wanted: Sequence[str]
+) -> dict[str, str]:
+    """genre_key -> how the user spells that genre: as in ``wanted``, else
+    its most frequent spelling (ties: the first met)."""
+    frequency = Counter(counts_as(g) for genres in genres_per_item for g in genres if g.strip())
+    spelling: dict[str, str] = {}
+    for genre in [*wanted, *(g for g, _ in frequency.most_common())]:
+        spelling.setdefault(genre_key(genre), genre)
+    return spelling
+
+
+def artist_group(albumartist: str, artist: str, album: str, path: str) -> str:
+    """Who a track is by, for grouping folds: its album artist, else its
+    artist, else its album, else the file alone (untagged tracks are not all
+    one artist)."""
+    name = albumartist or artist
+    if name.strip():
+        return f"artist:{name.casefold()}"
+    if album.strip():
+        return f"album:{album.casefold()}"
+    return f"file:{path}"
 
 
 @dataclass

@@ -110,7 +110,7 @@ def _confidence_bars(ax, stats: LibraryStats) -> None:
     ax.bar(edges[:-1], stats.confidence_bins, width=np.diff(edges), align="edge",
            color="tab:gray", edgecolor="white")
     ax.axvline(stats.min_confidence, color="tab:red", linestyle="--",
-               label=f"min_confidence {stats.min_confidence:g}")
+               label=f"min_confidence {stats.min_confidence:.2f}")
     ax.set_xticks(edges)
     ax.set_xlim(0, 1)
     ax.set_xlabel("confidence (probability of the top genre)")

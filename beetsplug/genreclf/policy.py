@@ -8,13 +8,18 @@ Policy for beets' own ``genres`` field (config ``mode``):
 - ``off``: leave it alone (only the genreclf_* fields are set).
 Nothing changes ``genres`` when the confidence is below ``min_confidence``.
 ``map`` translates model labels into the user's vocabulary (one label may
-become several genres). ``nonmusic`` (speech, sound effects, noise) sets no
-genre unless ``map`` gives it one (``nonmusic: Spoken Word``).
+become several genres); without it, a built-in label is written under its
+canonical name (``hiphop`` as ``Hip-Hop``), and ``nonmusic`` (speech, sound
+effects, noise) sets no genre at all (unless mapped: ``nonmusic: Spoken
+Word``). Genres are compared by :func:`genre_key`: two spellings of one
+genre are one genre.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +44,44 @@ APPLIED_FIELD = "genreclf_applied"  # the genres genreclf set, joined
 TOP_LABELS = 3  # shown in genreclf_top
 MIXED_TRACK_CONFIDENCE = 0.8  # a track this sure of another genre keeps its own
 GENRES_FROM = ("album", "track")  # where an album's tracks take their genres from
+# The built-in labels as written into genres when ``map`` has none for them
+# (genreclf_genre keeps the label). ``nonmusic`` has no genre name on purpose.
+DISPLAY_NAMES = {
+    "blues": "Blues",
+    "classical": "Classical",
+    "country": "Country",
+    "disco": "Disco",
+    "hiphop": "Hip-Hop",
+    "jazz": "Jazz",
+    "metal": "Metal",
+    "pop": "Pop",
+    "reggae": "Reggae",
+    "rock": "Rock",
+    "electronic": "Electronic",
+    "rnb": "R&B",
+}
+
+
+def genre_key(genre: str) -> str:
+    """What every spelling of one genre shares, for comparing genres: case,
+    accents, spaces and punctuation are ignored, and "&" and the word "and"
+    read as "n", so "Hip-Hop" = "hip hop" = "HipHop", "R&B" = "R'n'B" =
+    "rnb" and "Rock & Roll" = "Rock and Roll" = "Rock 'n' Roll"."""
+    text = unicodedata.normalize("NFKD", genre.casefold())
+    words = re.findall(r"[^\W_]+|&", text)  # letters and digits (accents dropped), and &
+    key = "".join("n" if word in ("&", "and") else word for word in words)
+    return key or text.strip()  # a genre of punctuation only is its own key
+
+
+def without_known(genres: list[str], known: list[str]) -> list[str]:
+    """``genres`` less any spelling of a genre in ``known`` or earlier in ``genres``."""
+    seen = {genre_key(genre) for genre in known}
+    kept = []
+    for genre in genres:
+        if genre_key(genre) not in seen:
+            seen.add(genre_key(genre))
+            kept.append(genre)
+    return kept
 
 
 @dataclass(frozen=True)
@@ -46,9 +89,18 @@ class GenrePolicy:
     mode: str = "fill"
     min_confidence: float = 0.5
     label_map: dict[str, list[str]] = field(default_factory=dict)
+    display_names: dict[str, str] = field(default_factory=dict)  # see Labeller.display_names
 
     def mapped(self, label: str) -> list[str]:
-        return self.label_map.get(label, [] if label == NONMUSIC else [label])
+        """The genres ``label`` is written as: its ``map`` entry (whatever the
+        spelling of its key), else none for ``nonmusic``, else its display
+        name, else the label itself."""
+        key = genre_key(label)
+        chosen = (genres for name, genres in self.label_map.items() if genre_key(name) == key)
+        found = next(chosen, None)
+        if found is not None:
+            return found
+        return [] if label == NONMUSIC else [self.display_names.get(label, label)]
 
     def genres_after(self, current: list[str], label: str, confidence: float) -> list[str]:
         """The item's ``genres`` once this prediction is applied."""
@@ -58,7 +110,7 @@ class GenrePolicy:
         if self.mode == "replace" or (self.mode == "fill" and not current):
             return predicted
         if self.mode == "append":
-            return current + [g for g in predicted if g not in current]
+            return current + without_known(predicted, current)
         return current
 
 
@@ -77,6 +129,12 @@ class Labeller:
     min_confidence: float  # the recommended threshold for these labels
     head: Head | None = None
     mood_head: MoodHead | None = None  # the base model's, when it has one and mood is on
+
+    @property
+    def display_names(self) -> dict[str, str]:
+        """How labels go into genres: the built-in labels under their
+        canonical names; a learned head's labels as the user spells them."""
+        return DISPLAY_NAMES if self.source == "base" else {}
 
     def probabilities(self, prediction: TrackPrediction) -> np.ndarray:
         if self.head is None:

@@ -37,7 +37,7 @@ from .policy import (
 )
 from .progress import RunSummary
 from .settings import Settings
-from .tags import interrupt_deferred, shown_path, write_tags
+from .tags import display_name, interrupt_deferred, shown_path, write_tags
 
 if TYPE_CHECKING:
     from beets.library import Album, Item, Library
@@ -153,7 +153,9 @@ class TaggingRun:
         threshold = self.settings.min_confidence
         if threshold is None:
             threshold = self.labeller.min_confidence
-        return GenrePolicy(self.settings.mode, threshold, self.settings.label_map)
+        return GenrePolicy(
+            self.settings.mode, threshold, self.settings.label_map, self.labeller.display_names
+        )
 
     def analyzer(self, files: int) -> Analyzer:
         """Workers for ``files`` files (for an import, whose files keep
@@ -544,17 +546,11 @@ def setup_name(model_identity: str, windows: WindowPolicy) -> str:
     return f"{model_identity} {windows.max_windows}x{windows.window_seconds:g}s"
 
 
-def display_name(item: Item) -> str:
-    """"Artist – Title" when the item has both, else its path."""
-    if item.artist and item.title:
-        return f"{item.artist} – {item.title}"
-    return shown_path(item.path)
-
-
 def artist_of(item: Item) -> str:
-    """Who a track is by, for grouping folds (its folder when untagged)."""
-    name = item.albumartist or item.artist or os.path.dirname(os.fsdecode(item.path))
-    return name.casefold()
+    """Who a track is by, for grouping folds (see learn.artist_group)."""
+    from .learn import artist_group
+
+    return artist_group(item.albumartist, item.artist, item.album, os.fsdecode(item.path))
 
 
 def is_compilation(album: Album) -> bool:

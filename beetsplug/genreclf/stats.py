@@ -11,11 +11,17 @@ from __future__ import annotations
 import bisect
 import shlex
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .explain import bar, no_items_text
-from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
+from .learn import Synonyms
+from .policy import CONFIDENCE_FIELD, GENRE_FIELD, SOURCE_FIELD, GenrePolicy, genre_key
+from .tags import display_name, shown_path
+
+if TYPE_CHECKING:
+    from .learn import Head
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BAR_WIDTH = 30
@@ -29,8 +35,31 @@ class Disagreement:
     confidence: float
     predicted: str
     genres: list[str]
-    artist: str
-    title: str
+    name: str  # "Artist – Title", else the path
+
+
+class Taught:
+    """What a learned head can judge: the genres it was taught, i.e. its
+    labels and the genres that ``learn.map`` counts as one of them."""
+
+    def __init__(self, labels: Sequence[str], synonyms: Mapping[str, str] | None = None) -> None:
+        self._counts_as = Synonyms(synonyms)
+        self._labels = {genre_key(label): label for label in labels}
+
+    def label_of(self, genre: str) -> str | None:
+        """The label ``genre`` counts as, or None if the head does not know it."""
+        return self._labels.get(genre_key(self._counts_as(genre)))
+
+
+def taught_by(head: Head | None, synonyms: Mapping[str, str]) -> Taught | None:
+    """What ``head`` was taught, or None without a head."""
+    return Taught(head.labels, synonyms) if head is not None else None
+
+
+def judged_by(record, taught: Taught | None) -> Taught | None:
+    """``taught`` if ``record`` (an item or album) holds a learned head's
+    prediction; a base model's prediction knows all its genres."""
+    return taught if record.get(SOURCE_FIELD) == "learned" else None
 
 
 @dataclass(frozen=True)
@@ -47,8 +76,11 @@ class LibraryStats:
         return sum(self.genres.values())
 
 
-def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
-    """Statistics of the stored predictions of ``items``."""
+def library_stats(
+    items: Iterable, policy: GenrePolicy, taught: Taught | None = None
+) -> LibraryStats:
+    """Statistics of the stored predictions of ``items`` (``taught``: what
+    the learned head behind learned predictions knows, see :func:`disagrees`)."""
     genres: Counter = Counter()
     confidence_sums: Counter = Counter()
     bins = [0] * (len(CONFIDENCE_EDGES) - 1)
@@ -62,9 +94,9 @@ def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
         genres[label] += 1
         confidence_sums[label] += confidence
         bins[bisect.bisect_right(CONFIDENCE_EDGES[1:-1], confidence)] += 1
-        if disagrees(item.genres, label, confidence, policy):
+        if disagrees(item.genres, label, confidence, policy, judged_by(item, taught)):
             disagreements.append(
-                Disagreement(item.id, confidence, label, list(item.genres), item.artist, item.title)
+                Disagreement(item.id, confidence, label, list(item.genres), display_name(item))
             )
     disagreements.sort(key=lambda d: -d.confidence)
     return LibraryStats(count, genres, confidence_sums, bins, policy.min_confidence, disagreements)
@@ -72,7 +104,7 @@ def library_stats(items: Iterable, policy: GenrePolicy) -> LibraryStats:
 
 @dataclass(frozen=True)
 class AlbumRow:
-    name: str  # "Album Artist - Album"
+    name: str  # see album_name
     label: str  # the album's predicted genre
     confidence: float
     genres: list[str]  # the album's own
@@ -88,7 +120,9 @@ class AlbumStats:
     min_confidence: float
 
 
-def album_stats(albums: Iterable, policy: GenrePolicy) -> AlbumStats:
+def album_stats(
+    albums: Iterable, policy: GenrePolicy, taught: Taught | None = None
+) -> AlbumStats:
     """The albums' stored predictions: split albums and disagreements."""
     count, analysed, split, disagreeing = 0, 0, [], []
     for album in albums:
@@ -98,12 +132,10 @@ def album_stats(albums: Iterable, policy: GenrePolicy) -> AlbumStats:
             continue
         analysed += 1
         tracks = Counter(i.get(GENRE_FIELD) for i in album.items() if i.get(GENRE_FIELD))
-        row = AlbumRow(
-            f"{album.albumartist} - {album.album}", label, confidence, list(album.genres), tracks
-        )
+        row = AlbumRow(album_name(album), label, confidence, list(album.genres), tracks)
         if len(tracks) > 1:
             split.append(row)
-        if disagrees(album.genres, label, confidence, policy):
+        if disagrees(album.genres, label, confidence, policy, judged_by(album, taught)):
             disagreeing.append(row)
     split.sort(key=lambda row: -row.confidence)
     disagreeing.sort(key=lambda row: -row.confidence)
@@ -119,7 +151,7 @@ def album_stats_text(stats: AlbumStats, query: Sequence[str] = ()) -> str:
     for row in stats.split:
         tracks = ", ".join(f"{label} {n}" for label, n in row.track_labels.most_common())
         lines.append(f"  {row.confidence:.2f} {row.label:<10} tracks: {tracks:<30} {row.name}")
-    threshold = f"confidence ≥ {stats.min_confidence:g}"
+    threshold = f"confidence ≥ {stats.min_confidence:.2f}"
     lines += [
         "",
         f"{len(stats.disagreements)} albums whose genres disagree with a prediction "
@@ -139,21 +171,34 @@ def accepted_genres(label: str, policy: GenrePolicy) -> list[str]:
 
 
 def disagrees(
-    genres: Sequence[str], label: str | None, confidence: float | None, policy: GenrePolicy
+    genres: Sequence[str],
+    label: str | None,
+    confidence: float | None,
+    policy: GenrePolicy,
+    taught: Taught | None = None,
 ) -> bool:
     """Whether an item's own ``genres`` contradict its prediction: the item has
     genres, the prediction is at least ``min_confidence`` and none of the
-    genres is one that agrees with its ``label`` (compared case-insensitively)."""
+    genres is one that agrees with its ``label`` (compared by genre_key).
+    A learned head's prediction (``taught``: what it knows) judges only items
+    with a genre it was taught, and a genre agrees if learn.map counts it as
+    the label."""
     if not genres or not label or confidence is None or confidence < policy.min_confidence:
         return False
-    accepted = {genre.casefold() for genre in accepted_genres(label, policy)}
-    return not any(genre.casefold() in accepted for genre in genres)
+    if taught is not None:
+        known = [known for known in map(taught.label_of, genres) if known]
+        if not known:  # a head cannot tell a genre it never learned
+            return False
+        genres = [*genres, *known]
+    accepted = {genre_key(genre) for genre in accepted_genres(label, policy)}
+    return not any(genre_key(genre) in accepted for genre in genres)
 
 
-def disagreement_flag(item, policy: GenrePolicy) -> int:
+def disagreement_flag(item, policy: GenrePolicy, taught: Taught | None = None) -> int:
     """``item``'s DISAGREES_FIELD: 1 if its genres disagree with its stored
     prediction (see :func:`disagrees`), else 0."""
-    return int(disagrees(item.genres, item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD), policy))
+    label, confidence = item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD)
+    return int(disagrees(item.genres, label, confidence, policy, judged_by(item, taught)))
 
 
 def disagreement_query(query: Sequence[str] = ()) -> list[str]:
@@ -203,23 +248,31 @@ def _confidence_table(stats: LibraryStats) -> list[str]:
 
 
 def _disagreement_list(stats: LibraryStats, query: Sequence[str]) -> list[str]:
-    threshold = f"confidence ≥ {stats.min_confidence:g}"
+    threshold = f"confidence ≥ {stats.min_confidence:.2f}"
     if not stats.disagreements:
         return [f"no item's genres disagree with a prediction at {threshold}"]
     width = max(len(label) for label in [*stats.genres, "predicted"]) + 2
     lines = [
         f"{len(stats.disagreements)} items whose genres disagree with a prediction "
         f"at {threshold}:",
-        f"confidence  {'predicted':<{width}}{'current genres':<{GENRES_WIDTH + 2}}artist - title",
+        f"confidence  {'predicted':<{width}}{'current genres':<{GENRES_WIDTH + 2}}"
+        "artist – title, or path",
     ]
     for d in stats.disagreements:
         genres = _cut("; ".join(d.genres), GENRES_WIDTH)
         lines.append(
             f"{d.confidence:>10.2f}  {d.predicted:<{width}}{genres:<{GENRES_WIDTH + 2}}"
-            f"{d.artist} - {d.title}"
+            f"{d.name}"
         )
     command = shlex.join(["beet", "ls", *disagreement_query(query)])
     return [*lines, "", f"list them: {command}"]
+
+
+def album_name(album) -> str:
+    """"Album Artist – Album", else the album's folder."""
+    if album.albumartist or album.album:
+        return f"{album.albumartist} – {album.album}"
+    return shown_path(album.item_dir())
 
 
 def _cut(text: str, width: int) -> str:

@@ -89,6 +89,13 @@ def shown_path(path: bytes) -> str:
     return displayable_path(path).translate(_ESCAPED_CONTROLS)
 
 
+def display_name(item) -> str:
+    """"Artist – Title" when the item has both, else its path."""
+    if item.artist and item.title:
+        return f"{item.artist} – {item.title}"
+    return shown_path(item.path)
+
+
 _ESCAPED_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(32), 127)}
 
 
