@@ -26,7 +26,7 @@ from mediafile import MediaFile
 from beetsplug.genreclf.analysis import Analyzer, FileAnalysis, analyse_file
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel, ModelRef, reference
-from tests.helper import GenreClfTestBase
+from tests.helper import GenreClfTestBase, tag_file
 
 
 def exit_on_crash_file(
@@ -172,6 +172,48 @@ def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir
     assert rerun.returncode == 0, rerun.stderr
     assert f"skipped {stored} (already analysed)" in rerun.stderr
     assert analysed_count(tmp_path) == len(tracks) * 40
+
+
+def test_ctrl_c_during_an_import_reports_and_the_next_run_analyses_the_rest(
+    audio_dir, tmp_path
+):
+    """SIGINT mid-import: our summary, a non-zero status, and a plain
+    `beet genreclf` afterwards analyses every item the import left."""
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    for index, track in enumerate(sorted(audio_dir.glob("*.flac")) * 40):
+        target = incoming / f"{index:03d}.flac"
+        shutil.copyfile(track, target)
+        tag_file(target, artist="Artist", title=f"Track {index}")  # no duplicates
+    env = make_library(tmp_path, [])
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("auto: no", "auto: yes"))
+    with sigint_handled():
+        run = subprocess.Popen(
+            [str(BEET), "import", "-A", "-q", "-s", "-c", str(incoming)],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    deadline = time.monotonic() + 120
+    while analysed_count(tmp_path) < 3 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)
+    output = run.communicate(timeout=120)[0]
+
+    assert run.returncode == 1, output
+    assert "genreclf: analysed " in output and "import interrupted" in output, output
+    assert "Traceback" not in output
+    lib = Library(str(tmp_path / "library.db"), str(tmp_path / "music"))
+    left = len(lib.items()) - analysed_count(tmp_path)
+    assert left > 0
+
+    rerun = beet(env, "genreclf", "-W")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"analysed {left}" in rerun.stderr
+    assert analysed_count(tmp_path) == len(lib.items())
 
 
 def test_a_locked_database_stops_the_run_with_a_clear_error(audio_dir, tmp_path):

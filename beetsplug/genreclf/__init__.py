@@ -74,6 +74,8 @@ class GenreClfPlugin(BeetsPlugin):
         CONFIDENCE_FIELD: types.NullFloat(2),
         TOP_FIELD: types.STRING,
         MODEL_FIELD: types.STRING,
+        SOURCE_FIELD: types.STRING,
+        APPLIED_FIELD: types.STRING,
     }
 
     def __init__(self) -> None:
@@ -125,6 +127,7 @@ class GenreClfPlugin(BeetsPlugin):
         # beets shows import-time plugin logs only with -v: print, as the importer does.
         say = lambda line: ui.print_(f"genreclf: {line}")  # noqa: E731
         self._import_run = ImportRun(self.settings, session.lib, self._log, say=say)
+        self._import_run.catch_interrupt()
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin
@@ -146,12 +149,11 @@ class GenreClfPlugin(BeetsPlugin):
         self._import_run.files_placed(task.imported_items(), write)
 
     def import_end(self, **_) -> None:
-        """The import is over: report it and release its workers and cache."""
+        """The import is over (or Ctrl-C ended it): report it and release
+        its workers and cache."""
         run, self._import_run = self._import_run, None
         if run is not None:
-            with run:
-                if run.summary.total:
-                    run.report()
+            run.finish()
 
 
 def _raiser(error: SettingsError):

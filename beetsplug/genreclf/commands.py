@@ -131,7 +131,7 @@ def tag(settings: Settings, log, lib: Library, opts: Values, args: list[str]) ->
             if opts.album:
                 tagger.albums(list(lib.albums(args)))
             else:
-                tagger.tracks(list(lib.items(args)))
+                tagger.items(list(lib.items(args)))
         except KeyboardInterrupt:
             run.report()
             log.error("interrupted: {}", RESUME)

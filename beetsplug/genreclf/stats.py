@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .explain import bar, no_items_text
 from .policy import CONFIDENCE_FIELD, GENRE_FIELD, GenrePolicy
+from .tagging import album_ours
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BAR_WIDTH = 30
@@ -103,7 +104,7 @@ def album_stats(albums: Iterable, policy: GenrePolicy) -> AlbumStats:
         )
         if len(tracks) > 1:
             split.append(row)
-        if disagrees(album.genres, label, confidence, policy):
+        if not album_ours(album) and disagrees(album.genres, label, confidence, policy):
             disagreeing.append(row)
     split.sort(key=lambda row: -row.confidence)
     disagreeing.sort(key=lambda row: -row.confidence)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from beets import config, ui
 from beets.library import FileOperationError
 
-from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, SOURCE_FIELD
+from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, joined
 from .tags import shown_path, write_tags
 from .unanalysable import clear
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from .policy import Decision
     from .progress import RunSummary
 
-PER_TRACK_FIELDS = (SOURCE_FIELD, APPLIED_FIELD)  # not stored on albums
 
 class Storer:
     """Stores (or, pretending, shows) decisions; writes tags when asked.
@@ -49,7 +48,8 @@ class Storer:
             self.log.debug(
                 "{}: decoder said: {}", shown_path(item.path), outcome.analysis.decoder_messages
             )
-        self.summary.genres[decision.label] += 1
+        if decision.genres_changed:
+            self.summary.genres_set[joined(decision.genres)] += 1
         if pretend:
             show(item, decision)
             self.summary.analysed += 1
@@ -60,6 +60,17 @@ class Storer:
             return  # nothing stored: the next run tries the write again
         item.store()
         self.summary.analysed += 1
+
+    def refill(self, item: Item, genres: list[str], pretend: bool) -> None:
+        """Set an analysed item's emptied genres from its stored prediction."""
+        self.log.debug("{}: genres {} -> {} (stored prediction)", shown_path(item.path),
+                       list(item.genres), genres)
+        self.summary.genres_set[joined(genres)] += 1
+        if pretend:
+            ui.print_(f"{display_name(item)}: genres (none) -> {joined(genres)}")
+            return
+        item.update({"genres": genres, APPLIED_FIELD: joined(genres)})
+        item.store()
 
     def skip(self, items: list[Item], write: bool, pretend: bool) -> None:
         """Items already analysed by this setup: their files must say what
@@ -94,7 +105,7 @@ class Storer:
         if pretend:
             ui.print_(f"album {album}: {decision.label} {decision.confidence:.2f}")
             return
-        album.update({k: v for k, v in decision.fields().items() if k not in PER_TRACK_FIELDS})
+        album.update(decision.fields())
         album.store(inherit=False)  # its tracks' genres were decided one by one
 
 
