@@ -85,20 +85,61 @@ class TestImport(AlbumTestBase):
 
 
 class TestCommand(AlbumTestBase):
-    def test_genreclf_a_after_a_per_track_run_makes_albums_consistent(self):
-        """Tracks tagged one by one first; -a then sets the album and lets
-        its tracks follow it, from the cache (nothing decoded again)."""
+    def test_genreclf_without_a_tags_an_albums_tracks_with_their_album(self):
+        """`beet genreclf` without -a on an album's tracks sets the album's
+        genre and lets its tracks follow it, as -a does."""
         self.setup_plugin(auto=False)
         self.import_album(MIXED, "-c")
+
         self.run_command("genreclf", "-W")
+
         [album] = self.lib.albums()
-        assert "genreclf_genre" not in album
-
-        self.run_command("genreclf", "-a", "-W")
-
-        album = self.lib.get_album(album.id)
         assert album.genreclf_model == SETUP
         self.assert_follows_its_album(album)
+
+    def test_force_without_a_does_not_re_decide_tracks_one_by_one(self):
+        self.setup_plugin()
+        self.import_album(MIXED, "-c")
+
+        self.run_command("genreclf", "-f", "-W")
+
+        [album] = self.lib.albums()
+        self.assert_follows_its_album(album)
+
+    def test_an_earlier_album_guess_of_ours_is_replaced_and_not_a_disagreement(self, capsys):
+        self.setup_plugin()
+        self.import_album(ONE_STYLE, "-c")
+        [album] = self.lib.albums()
+        assert album.genreclf_applied == "; ".join(album.genres)
+        # as an older model would have left it: its guess, set by us
+        album.update({"genres": ["oldguess"], "genreclf_applied": "oldguess"})
+        album.genreclf_model = "an older model"
+        album.store(inherit=False)
+        capsys.readouterr()
+
+        self.run_command("genreclf", "--stats", "-a")
+        assert "0 albums whose genres disagree" in capsys.readouterr().out
+
+        self.run_command("genreclf", "-a", "-W")
+        album = self.lib.get_album(album.id)
+        assert album.genres == [album.genreclf_genre]
+
+    def test_emptied_genres_get_the_stored_prediction_again(self, caplog):
+        """`beet modify genres!` then `beet genreclf`: the stored album
+        prediction applies again, from the database (nothing analysed)."""
+        self.setup_plugin()
+        self.import_album(ONE_STYLE, "-c")
+        [album] = self.lib.albums()
+        before = {item.id: list(item.genres) for item in album.items()}
+        self.run_command("modify", "-y", "genres!")
+        assert all(not item.genres for item in self.lib.items())
+
+        with caplog.at_level("INFO", "beets.genreclf"):
+            self.run_command("genreclf", "-W")
+
+        assert {item.id: list(item.genres) for item in self.lib.items()} == before
+        messages = [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
+        assert any(m.startswith("analysed 0, skipped 4") for m in messages), messages
 
     def test_genres_of_your_own_are_kept(self):
         self.setup_plugin(auto=False)

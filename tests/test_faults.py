@@ -26,7 +26,7 @@ from mediafile import MediaFile
 from beetsplug.genreclf.analysis import Analyzer, FileAnalysis, analyse_file
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel, ModelRef, reference
-from tests.helper import GenreClfTestBase
+from tests.helper import GenreClfTestBase, tag_file
 
 
 def exit_on_crash_file(
@@ -137,15 +137,15 @@ def sigint_handled() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir, tmp_path):
-    """SIGINT to the whole process group (what Ctrl-C does) mid-run: the run
-    ends within seconds with status 130, what was analysed is stored and
-    written, every file is intact, and the next run does only the rest."""
-    tracks = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.wav"))
-    env = make_library(tmp_path, tracks * 40)
+def ctrl_c_after_three(
+    env: dict[str, str], folder: Path, *args: str
+) -> tuple[subprocess.Popen, str, float]:
+    """`beet *args`, sent SIGINT to its whole process group (what Ctrl-C
+    does) once three items are analysed: the process, its output and when
+    it was interrupted."""
     with sigint_handled():  # so that `beet` does not inherit an ignored SIGINT
         run = subprocess.Popen(
-            [str(BEET), "genreclf", "-w"],
+            [str(BEET), *args],
             env=env,
             start_new_session=True,
             stdout=subprocess.PIPE,
@@ -153,11 +153,20 @@ def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir
             text=True,
         )
     deadline = time.monotonic() + 120
-    while analysed_count(tmp_path) < 3 and run.poll() is None and time.monotonic() < deadline:
+    while analysed_count(folder) < 3 and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(run.pid, signal.SIGINT)
     interrupted_at = time.monotonic()
-    output = run.communicate(timeout=60)[0]
+    return run, run.communicate(timeout=120)[0], interrupted_at
+
+
+def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir, tmp_path):
+    """SIGINT to the whole process group (what Ctrl-C does) mid-run: the run
+    ends within seconds with status 130, what was analysed is stored and
+    written, every file is intact, and the next run does only the rest."""
+    tracks = sorted(audio_dir.glob("*.flac")) + sorted(audio_dir.glob("*.wav"))
+    env = make_library(tmp_path, tracks * 40)
+    run, output, interrupted_at = ctrl_c_after_three(env, tmp_path, "genreclf", "-w")
 
     assert run.returncode == 130, output
     assert time.monotonic() - interrupted_at < 10
@@ -172,6 +181,36 @@ def test_ctrl_c_stops_promptly_keeps_the_work_and_the_next_run_resumes(audio_dir
     assert rerun.returncode == 0, rerun.stderr
     assert f"skipped {stored} (already analysed)" in rerun.stderr
     assert analysed_count(tmp_path) == len(tracks) * 40
+
+
+def test_ctrl_c_during_an_import_reports_and_the_next_run_analyses_the_rest(
+    audio_dir, tmp_path
+):
+    """SIGINT mid-import: our summary, a non-zero status, and a plain
+    `beet genreclf` afterwards analyses every item the import left."""
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    for index, track in enumerate(sorted(audio_dir.glob("*.flac")) * 40):
+        target = incoming / f"{index:03d}.flac"
+        shutil.copyfile(track, target)
+        tag_file(target, artist="Artist", title=f"Track {index}")  # no duplicates
+    env = make_library(tmp_path, [])
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("auto: no", "auto: yes"))
+    run, output, _ = ctrl_c_after_three(env, tmp_path, "import", "-A", "-q", "-s", "-c",
+                                        str(incoming))
+
+    assert run.returncode == 1, output
+    assert "genreclf: analysed " in output and "import interrupted" in output, output
+    assert "Traceback" not in output
+    lib = Library(str(tmp_path / "library.db"), str(tmp_path / "music"))
+    left = len(lib.items()) - analysed_count(tmp_path)
+    assert left > 0
+
+    rerun = beet(env, "genreclf", "-W")
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"analysed {left}" in rerun.stderr
+    assert analysed_count(tmp_path) == len(lib.items())
 
 
 def test_a_locked_database_stops_the_run_with_a_clear_error(audio_dir, tmp_path):

@@ -95,7 +95,7 @@ class TestCommand(GenreClfTestBase):
 
     def test_summary_counts_analysed_skipped_and_genres(self, caplog):
         self.setup_plugin()
-        self.add_tracks("chords.mp3", "beats.flac")
+        _, beats = self.add_tracks("chords.mp3", "beats.flac")
         self.run_command("genreclf", "-W", "title:nothing-matches-this")
         self.run_command("genreclf", "-W", "path::chords")
         caplog.clear()
@@ -107,7 +107,16 @@ class TestCommand(GenreClfTestBase):
             m.startswith("analysed 1, skipped 1 (already analysed), failed 0")
             for m in messages
         )
-        assert any(m.startswith("genres: ") for m in messages)
+        assert f"genres set: {self.reloaded(beats).genreclf_genre} 1" in messages
+
+    def test_summary_counts_genres_set_not_predictions(self, caplog):
+        self.setup_plugin(mode="off")
+        self.add_tracks("chords.mp3")
+        with caplog.at_level("INFO", "beets.genreclf"):
+            self.run_command("genreclf", "-W")
+        messages = [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
+        assert any(m.startswith("analysed 1,") for m in messages)
+        assert not any(m.startswith("genres") for m in messages)
 
     def test_custom_tags_carry_label_and_confidence(self):
         self.setup_plugin(custom_tags=True)

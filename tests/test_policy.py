@@ -12,8 +12,11 @@ from beetsplug.genreclf.policy import (
     Decision,
     GenrePolicy,
     Labeller,
+    album_decision,
+    album_supported,
     decide,
     genre_key,
+    refilled,
     set_by_us,
 )
 
@@ -168,3 +171,47 @@ def test_geometric_mean_is_the_linear_head_on_the_mean_embedding():
     expected = softmax(embeddings.mean(axis=0) @ weights + bias)
     assert aggregate(per_segment, "geometric_mean") == pytest.approx(expected, abs=1e-6)
     assert aggregate(per_segment, "mean") == pytest.approx(per_segment.mean(axis=0))
+
+
+@pytest.mark.parametrize(
+    "label, track_labels, supported",
+    [
+        ("pop", ["classical"] * 4 + ["rock"] * 2 + ["pop"] * 2 + ["disco", "reggae"], False),
+        ("classical", ["classical"] * 4 + ["rock"] * 2 + ["pop"] * 2 + ["disco", "reggae"], True),
+        ("rock", ["rock", "pop", "jazz"], True),  # a third
+        ("rock", ["rock", "pop", "jazz", "pop"], False),  # a quarter
+        ("rock", ["rock"], True),
+        ("rock", [], False),
+    ],
+)
+def test_album_supported(label, track_labels, supported):
+    assert album_supported(label, track_labels) is supported
+
+
+@pytest.mark.parametrize(
+    "tracks, label, genres",
+    [
+        # the combined evidence favours pop, the top of one track in four: refused
+        ([(0.6, 0.05, 0.35), (0.05, 0.6, 0.35), (0.3, 0.3, 0.4), (0.45, 0.2, 0.35)], "pop", []),
+        ([(0.1, 0.7, 0.2), (0.2, 0.6, 0.2), (0.5, 0.3, 0.2)], "rock", ["rock"]),
+    ],
+)
+def test_album_decision_refuses_a_genre_few_tracks_support(tracks, label, genres):
+    labeller = Labeller(LABELS, "model-1@0 3x30s", "base", 0.0)
+    probabilities = [np.array(track, np.float32) for track in tracks]
+    decision = album_decision([], probabilities, labeller, GenrePolicy("fill", 0.0))
+    assert (decision.label, decision.genres) == (label, genres)
+
+
+@pytest.mark.parametrize(
+    "mode, current, confidence, expected",
+    [
+        ("fill", [], 0.9, ["rock"]),
+        ("fill", ["Jazz"], 0.9, ["Jazz"]),
+        ("fill", [], 0.3, []),  # below min_confidence
+        ("off", [], 0.9, []),
+        ("replace", [], 0.9, ["rock"]),
+    ],
+)
+def test_refilled(mode, current, confidence, expected):
+    assert refilled(GenrePolicy(mode, 0.5), current, "rock", confidence) == expected

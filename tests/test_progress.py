@@ -92,8 +92,11 @@ def test_a_progress_line_every_five_seconds():
 
 SUMMARIES = {
     "a plain run": (
-        {"analysed": 3, "skipped": 1, "genres": Counter(jazz=2, rock=1)},
-        ["analysed 3, skipped 1 (already analysed), failed 0 in 0m07s", "genres: jazz 2, rock 1"],
+        {"analysed": 3, "skipped": 1, "genres_set": Counter(jazz=2, rock=1)},
+        [
+            "analysed 3, skipped 1 (already analysed), failed 0 in 0m07s",
+            "genres set: jazz 2, rock 1",
+        ],
     ),
     "analysis and tag-write failures apart": (
         {

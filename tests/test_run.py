@@ -157,6 +157,27 @@ class TestUnanalysable(GenreClfTestBase):
         assert item.genreclf_model == SETUP and "genreclf_error" not in item
 
 
+class TestImportedUnanalysable(ImportTestBase):
+    @pytest.mark.parametrize("operation", ["-c", "-m"])
+    def test_it_is_reported_and_recorded_for_its_library_file(self, operation, caplog):
+        """The error line names the library path and the record holds the
+        library file's state: the next run does not try it again."""
+        self.setup_plugin()
+        folder = self.temp_path / "incoming"
+        folder.mkdir()
+        short = write_track(folder / "short.flac", "beats", seconds=0.5, seed=1)
+        tag_file(short, artist="Artist", title="Short")
+        self.run_command("import", "-A", "-q", "-s", operation, str(folder))
+        [item] = self.lib.items()
+        assert self.lib_path in Path(os.fsdecode(item.path)).parents
+        assert any(m.startswith(f"{os.fsdecode(item.path)}: ") for m in self.messages(caplog))
+
+        caplog.clear()
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "-W")  # exit status 0: nothing new failed
+        assert "1 skipped: unanalysable, see `beet ls genreclf_error::.`" in self.messages(caplog)
+
+
 class TestCommandEdges(GenreClfTestBase):
     def test_learn_pretend_saves_nothing(self, tmp_path):
         self.setup_plugin(learn={"min_examples": 2})

@@ -3,7 +3,8 @@
 The beets wiring only: settings (checked when beets loads the plugin), the
 typed fields, the optional custom tags, the ``genreclf`` command (see
 commands.py) and the import hooks. The work happens in a
-:class:`~.run.TaggingRun`: one per command, one per whole import. Heavy
+:class:`~.run.TaggingRun`: one per command, one per whole import
+(:class:`~.importing.ImportRun`). Heavy
 modules (librosa, onnxruntime, joblib) load only when analysis runs, so
 ``beet --help`` stays fast.
 """
@@ -27,9 +28,11 @@ from .policy import (
     TOP_FIELD,
     GenrePolicy,
 )
-from .run import ERROR_FIELD, ERROR_ON_FIELD, HEAD_FILE, TaggingRun
+from .importing import ImportRun
+from .run import HEAD_FILE, TaggingRun
 from .settings import DEFAULTS, Settings, SettingsError, load_settings
 from .stats import DISAGREES_FIELD, disagreement_flag, taught_by
+from .unanalysable import ERROR_FIELD, ERROR_ON_FIELD
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
@@ -73,6 +76,8 @@ class GenreClfPlugin(BeetsPlugin):
         CONFIDENCE_FIELD: types.NullFloat(2),
         TOP_FIELD: types.STRING,
         MODEL_FIELD: types.STRING,
+        SOURCE_FIELD: types.STRING,
+        APPLIED_FIELD: types.STRING,
     }
 
     def __init__(self) -> None:
@@ -93,7 +98,7 @@ class GenreClfPlugin(BeetsPlugin):
         # `beet ls genreclf_disagrees:1`: computed for each item, so it follows
         # edits of genres and of map/min_confidence without a re-analysis.
         self.template_fields[DISAGREES_FIELD] = self.disagrees
-        self._import_run: TaggingRun | None = None
+        self._import_run: ImportRun | None = None
         if self.settings.auto:
             self.import_stages = [self.imported]
             self.register_listener("import_begin", self.import_begin)
@@ -123,8 +128,8 @@ class GenreClfPlugin(BeetsPlugin):
         self.import_end()
         # beets shows import-time plugin logs only with -v: print, as the importer does.
         say = lambda line: ui.print_(f"genreclf: {line}")  # noqa: E731
-        self._import_run = TaggingRun(self.settings, session.lib, self._log, say=say)
-        self._import_run.summary.open_ended = True  # files come album by album
+        self._import_run = ImportRun(self.settings, session.lib, self._log, say=say)
+        self._import_run.catch_interrupt()
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin
@@ -146,12 +151,11 @@ class GenreClfPlugin(BeetsPlugin):
         self._import_run.files_placed(task.imported_items(), write)
 
     def import_end(self, **_) -> None:
-        """The import is over: report it and release its workers and cache."""
+        """The import is over (or Ctrl-C ended it): report it and release
+        its workers and cache."""
         run, self._import_run = self._import_run, None
         if run is not None:
-            with run:
-                if run.summary.total:
-                    run.report()
+            run.finish()
 
 
 def _raiser(error: SettingsError):

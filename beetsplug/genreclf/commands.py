@@ -10,8 +10,11 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.dbcore.db import DBAccessError
 
-from .run import TaggingRun, artist_of, ours
+from . import inspection
+from .inspection import artist_of, embeddings
+from .run import TaggingRun
 from .settings import Settings
+from .tagging import Tagger, ours
 
 if TYPE_CHECKING:
     from beets.library import Library
@@ -126,10 +129,11 @@ def tag(settings: Settings, log, lib: Library, opts: Values, args: list[str]) ->
     write = ui.should_write(opts.write)
     with TaggingRun(settings, lib, log, base=opts.base) as run:
         try:
+            tagger = Tagger(run, write, opts.force, opts.pretend)
             if opts.album:
-                run.tag_albums(list(lib.albums(args)), write, opts.force, opts.pretend)
+                tagger.albums(list(lib.albums(args)))
             else:
-                run.tag(list(lib.items(args)), write, opts.force, opts.pretend)
+                tagger.items(list(lib.items(args)))
         except KeyboardInterrupt:
             run.report()
             log.error("interrupted: {}", RESUME)
@@ -176,7 +180,7 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
     with TaggingRun(settings, lib, log, base=True) as run:
         try:
             _check_labels(choice, wanted.min_examples, log)
-            examples = run.embeddings(chosen)
+            examples = embeddings(run, chosen)
             # Files that could not be analysed may leave a genre short.
             analysed = choose_labels(
                 [[e.label] for e in examples], [e.group for e in examples],
@@ -234,7 +238,11 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
     width = min(ui.term_width(), 100)
     explanations = []
     with TaggingRun(settings, lib, log, base=opts.base, progress=False) as run:
-        shown = run.album_explanations(albums) if opts.album else run.explanations(items)
+        shown = (
+            inspection.album_explanations(run, albums)
+            if opts.album
+            else inspection.explanations(run, items)
+        )
         for explanation in shown:
             ui.print_(text_chart(explanation, width) + "\n")
             explanations.append(explanation)

@@ -83,6 +83,12 @@ def without_known(genres: list[str], known: list[str]) -> list[str]:
             kept.append(genre)
     return kept
 
+# An album genre is applied only when it is the top label of at least this
+# share of the album's tracks: a third keeps a genre most of whose tracks
+# agree on, or that leads a mixed album, and refuses one that the combined
+# evidence favours but few tracks hear (e.g. pop from 2 of 10 tracks).
+ALBUM_SUPPORT = 1 / 3
+
 
 @dataclass(frozen=True)
 class GenrePolicy:
@@ -213,14 +219,28 @@ def album_decision(
     track_probabilities: list[np.ndarray],
     labeller: Labeller,
     policy: GenrePolicy,
+    ours: bool = False,
 ) -> Decision:
-    """What the album's tracks say together (see :func:`album_probabilities`)."""
+    """What the album's tracks say together (see :func:`album_probabilities`);
+    its genres change only if enough tracks support it (:func:`album_supported`).
+    ``ours``: the album's genres are genreclf's earlier guess."""
     from .model import TrackPrediction
 
-    combined = album_probabilities(np.stack(track_probabilities))
+    tracks = np.stack(track_probabilities)
+    combined = album_probabilities(tracks)
+    tops = [labeller.labels[i] for i in tracks.argmax(axis=1)]
+    if not album_supported(labeller.labels[int(combined.argmax())], tops):
+        policy = dataclasses.replace(policy, mode="off")
     together = TrackPrediction(combined, np.zeros(0, np.float32))
     in_labels = dataclasses.replace(labeller, head=None)  # already in the labeller's labels
-    return decide(current, together, in_labels, policy)
+    return decide(current, together, in_labels, policy, ours)
+
+
+def album_supported(label: str, track_labels: list[str]) -> bool:
+    """Whether ``label`` is the top label of at least ALBUM_SUPPORT of the
+    album's tracks (whose top labels are ``track_labels``)."""
+    backing = sum(track_label == label for track_label in track_labels)
+    return bool(track_labels) and backing >= ALBUM_SUPPORT * len(track_labels)
 
 
 def album_probabilities(track_probabilities: np.ndarray) -> np.ndarray:
@@ -233,12 +253,14 @@ def album_probabilities(track_probabilities: np.ndarray) -> np.ndarray:
     return exp / exp.sum()
 
 
-def keeps_own_genre(track: Decision, album: Decision, policy: GenrePolicy) -> bool:
+def keeps_own_genre(
+    track_label: str, track_confidence: float, album_label: str, policy: GenrePolicy
+) -> bool:
     """A track of a single-genre album keeps its own genre only when it
     disagrees with the album and is confident of it: at least
     MIXED_TRACK_CONFIDENCE (and min_confidence)."""
-    confident = track.confidence >= max(policy.min_confidence, MIXED_TRACK_CONFIDENCE)
-    return track.label != album.label and confident
+    confident = track_confidence >= max(policy.min_confidence, MIXED_TRACK_CONFIDENCE)
+    return track_label != album_label and confident
 
 
 def following_album(
@@ -261,6 +283,13 @@ def new_genres(
         return policy.genres_after(current, label, confidence)
     genres = policy.genres_after([], label, confidence)
     return genres or current
+
+
+def refilled(policy: GenrePolicy, current: list[str], label: str, confidence: float) -> list[str]:
+    """An analysed item's genres from its stored prediction: emptied genres
+    (``beet modify genres!``) get the prediction again, as on the first run;
+    genres that are there stay."""
+    return list(current) or policy.genres_after([], label, confidence)
 
 
 def set_by_us(genres: list[str], applied: str | None) -> bool:

@@ -26,7 +26,7 @@ class RunSummary:
     failed: reason -> files that could not be analysed.
     write_failed: reason -> files analysed whose tags could not be written.
     written: files whose tags were written (analysed now or earlier).
-    genres: predicted label -> files.
+    genres_set: the genres set (with ``pretend``: that would be set) -> files.
     pretend: the run stores and writes nothing.
     open_ended: files keep coming (an import): no percentage, no ETA.
     clock: seconds of a monotonic clock (a test passes its own).
@@ -40,7 +40,7 @@ class RunSummary:
     failed: Counter = field(default_factory=Counter)
     write_failed: Counter = field(default_factory=Counter)
     written: int = 0
-    genres: Counter = field(default_factory=Counter)
+    genres_set: Counter = field(default_factory=Counter)
     pretend: bool = False
     open_ended: bool = False
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
@@ -121,9 +121,9 @@ class RunSummary:
             lines.append(f"  could not be analysed ({count}): {reason}")
         for reason, count in self.write_failed.most_common():
             lines.append(f"  tags not written ({count}): {reason}")
-        if self.genres:
-            shares = ", ".join(f"{g} {n}" for g, n in self.genres.most_common())
-            lines.append(f"genres: {shares}")
+        if self.genres_set:
+            shares = ", ".join(f"{g} {n}" for g, n in self.genres_set.most_common())
+            lines.append(f"genres set: {shares}")
         return lines
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from .explain import bar, no_items_text
 from .learn import Synonyms
 from .policy import CONFIDENCE_FIELD, GENRE_FIELD, SOURCE_FIELD, GenrePolicy, genre_key
+from .tagging import album_ours
 from .tags import display_name, shown_path
 
 if TYPE_CHECKING:
@@ -135,7 +136,9 @@ def album_stats(
         row = AlbumRow(album_name(album), label, confidence, list(album.genres), tracks)
         if len(tracks) > 1:
             split.append(row)
-        if disagrees(album.genres, label, confidence, policy, judged_by(album, taught)):
+        if not album_ours(album) and disagrees(
+            album.genres, label, confidence, policy, judged_by(album, taught)
+        ):
             disagreeing.append(row)
     split.sort(key=lambda row: -row.confidence)
     disagreeing.sort(key=lambda row: -row.confidence)

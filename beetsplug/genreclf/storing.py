@@ -1,0 +1,119 @@
+"""Storing decisions on items and albums, and writing our tags into files.
+
+The one place that stores what a run decided and writes tags; a write that
+fails is one line and a count, and the run goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from beets import config, ui
+from beets.library import FileOperationError
+
+from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, joined
+from .tags import display_name, shown_path, write_tags
+from .unanalysable import clear
+
+if TYPE_CHECKING:
+    from beets.library import Album, Item
+
+    from .analysis import Outcome
+    from .cache import AnalysisCache
+    from .policy import Decision
+    from .progress import RunSummary
+
+
+class Storer:
+    """Stores (or, pretending, shows) decisions; writes tags when asked.
+    ``cache`` (once the run has one) is refreshed after each tag write."""
+
+    def __init__(self, log, summary: RunSummary, custom_tags: bool) -> None:
+        self.log = log
+        self.summary = summary
+        self.tag_fields = ["genres", *([GENRE_FIELD, CONFIDENCE_FIELD] if custom_tags else [])]
+        self.cache: AnalysisCache | None = None
+
+    def store(
+        self, item: Item, decision: Decision, outcome: Outcome, write: bool, pretend: bool
+    ) -> None:
+        """Store (or, pretending, show) one item's decision; write its tags."""
+        self.log.debug(
+            "{}: {} {:.2f} ({}){}; genres {} -> {}",
+            shown_path(item.path), decision.label, decision.confidence, decision.top,
+            " from the cache" if outcome.analysis.from_cache else "",
+            list(item.genres), decision.genres,
+        )
+        if outcome.analysis.decoder_messages:
+            self.log.debug(
+                "{}: decoder said: {}", shown_path(item.path), outcome.analysis.decoder_messages
+            )
+        if decision.genres_changed:
+            self.summary.genres_set[joined(decision.genres)] += 1
+        if pretend:
+            show(item, decision)
+            self.summary.analysed += 1
+            return
+        item.update(decision.fields())
+        clear(item)
+        if write and not self.write(item):
+            return  # nothing stored: the next run tries the write again
+        item.store()
+        self.summary.analysed += 1
+
+    def refill(self, item: Item, genres: list[str], pretend: bool) -> None:
+        """Set an analysed item's emptied genres from its stored prediction."""
+        self.log.debug("{}: genres {} -> {} (stored prediction)", shown_path(item.path),
+                       list(item.genres), genres)
+        self.summary.genres_set[joined(genres)] += 1
+        if pretend:
+            ui.print_(f"{display_name(item)}: genres (none) -> {joined(genres)}")
+            return
+        item.update({"genres": genres, APPLIED_FIELD: joined(genres)})
+        item.store()
+
+    def skip(self, items: list[Item], write: bool, pretend: bool) -> None:
+        """Items already analysed by this setup: their files must say what
+        the database says, when writing."""
+        self.summary.skipped += len(items)
+        if write and not pretend:
+            for item in items:
+                self.write(item)
+
+    def write(self, item: Item) -> bool:
+        """Write our tags if the file lacks them; a failure is reported (one
+        line) and counted, and the run goes on. Returns False on failure."""
+        try:
+            wrote = write_tags(item, self.tag_fields, id3v23=config["id3v23"].get(bool))
+        except FileOperationError as exc:
+            self.log.error("{}: tags not written: {}", shown_path(item.path), exc.reason)
+            self.summary.write_failed[exc.reason] += 1
+            return False
+        if wrote:
+            self.summary.written += 1
+            if self.cache is not None:
+                self.cache.refresh(item.path)  # same audio, new tags
+            item.store()  # its new mtime
+        return True
+
+    def store_album(self, album: Album, decision: Decision, pretend: bool) -> None:
+        self.log.debug(
+            "album {}: {} {:.2f} ({}); genres {} -> {}",
+            album, decision.label, decision.confidence, decision.top,
+            list(album.genres), decision.genres,
+        )
+        if pretend:
+            ui.print_(f"album {album}: {decision.label} {decision.confidence:.2f}")
+            return
+        album.update(decision.fields())
+        album.store(inherit=False)  # its tracks' genres were decided one by one
+
+
+def show(item: Item, decision: Decision) -> None:
+    """What pretend would have done, one line per item."""
+    change = (
+        f"genres {'; '.join(item.genres) or '(none)'} -> {'; '.join(decision.genres)}"
+        if decision.genres_changed
+        else "genres unchanged"
+    )
+    ui.print_(f"{display_name(item)}: {decision.label} {decision.confidence:.2f}, {change}")
