@@ -13,6 +13,10 @@ from training.common.nonmusic import EFFECT_PACKAGES
 
 DESCRIPTIONS = {
     "logreg-mean+tags": "LogReg on the mean embedding + 50 tag probabilities, genres alike",
+    "logreg-mean+tags/real": (
+        "the same, real recordings weighted up; weight and C chosen on the training side's "
+        "real recordings (log-loss), genres alike"
+    ),
     "logreg-mean+tags/real-prior": (
         "the same, real recordings weighted up; weight, C and whether genres count alike "
         "chosen on the training side's real recordings"
