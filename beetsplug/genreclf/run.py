@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from beets.library import Album, Item, Library
 
     from .analysis import Analyzer, Outcome
+    from .cache import AnalysisCache
     from .explain import Explanation
     from .learn import Example, Head
     from .model import GenreModel, TrackPrediction
@@ -87,6 +88,7 @@ class TaggingRun:
     def close(self) -> None:
         self._resources.close()
         self._analyzer = None
+        self.__dict__.pop("cache", None)  # closed: a later use opens it again
 
     # What the run works with, built on first use.
 
@@ -155,6 +157,16 @@ class TaggingRun:
             threshold = self.labeller.min_confidence
         return GenrePolicy(self.settings.mode, threshold, self.settings.label_map)
 
+    @cached_property
+    def cache(self) -> AnalysisCache:
+        """Opened on first use: by analysis, or by a tag write (whose file
+        keeps its audio, so its entry must follow its new size and time)."""
+        from .cache import AnalysisCache, cache_file
+
+        cache = AnalysisCache(cache_file(self.lib.path, Path(config.config_dir())), self.setup)
+        self._resources.callback(cache.close)
+        return cache
+
     def analyzer(self, files: int) -> Analyzer:
         """Workers for ``files`` files (for an import, whose files keep
         coming: as many as allowed), the cache open; started once per run,
@@ -162,15 +174,11 @@ class TaggingRun:
         if self._analyzer is None:
             from .analysis import Analyzer
             from .backends import BackendError, make_backend
-            from .cache import AnalysisCache, cache_file
             from .model import reference
 
             settings = self.settings
             # An import's files keep coming: size its pool by the cores alone.
             jobs = settings.workers((os.cpu_count() or 1) if self.summary.open_ended else files)
-            cache_path = cache_file(self.lib.path, Path(config.config_dir()))
-            cache = AnalysisCache(cache_path, self.setup)
-            self._resources.callback(cache.close)
             backend = make_backend(
                 settings.backend, settings.dask_scheduler, settings.dask_path_map
             )
@@ -179,7 +187,7 @@ class TaggingRun:
             except BackendError as exc:
                 raise ui.UserError(f"genreclf: {exc}") from exc
             self._analyzer = Analyzer(
-                reference(self.model), self.windows, jobs, cache=cache, backend=backend
+                reference(self.model), self.windows, jobs, cache=self.cache, backend=backend
             )
         return self._analyzer
 
@@ -368,8 +376,7 @@ class TaggingRun:
             return False
         if wrote:
             self.summary.written += 1
-            if self._analyzer is not None:
-                self._analyzer.cache.refresh(item.path)  # same audio, new tags
+            self.cache.refresh(item.path)  # same audio, new tags
             item.store()  # its new mtime
         return True
 
