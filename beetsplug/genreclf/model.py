@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureParams, FrontEnd, frontend
-
-METADATA_KEY = "genreclf"
+from .modelfile import METADATA_KEY
 METADATA_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 AGGREGATIONS = ("mean", "geometric_mean")
