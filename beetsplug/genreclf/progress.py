@@ -28,7 +28,8 @@ class RunSummary:
     written: files whose tags were written (analysed now or earlier).
     genres: predicted label -> files.
     pretend: the run stores and writes nothing.
-    open_ended: files keep coming (an import): no percentage, no ETA.
+    open_ended: files keep coming (an import): the total is of the files
+        received so far; no percentage, no ETA.
     clock: seconds of a monotonic clock (a test passes its own).
     """
 
@@ -81,7 +82,8 @@ class RunSummary:
         self._last_report = now
         rate = self._rate(now)
         if self.open_ended:
-            return f"{self.done} files" + (f", {rate:.1f} files/s" if rate else "")
+            line = f"{self.done}/{self.total} {_files(self.total)} so far"
+            return line + (f", {rate:.1f} files/s" if rate else "")
         line = f"{self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%)"
         if rate is None:
             return line
@@ -125,6 +127,10 @@ class RunSummary:
             shares = ", ".join(f"{g} {n}" for g, n in self.genres.most_common())
             lines.append(f"genres: {shares}")
         return lines
+
+
+def _files(count: int) -> str:
+    return "file" if count == 1 else "files"
 
 
 def _duration(seconds: float) -> str:

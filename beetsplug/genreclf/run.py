@@ -148,7 +148,7 @@ class TaggingRun:
 
     @property
     def head_path(self) -> Path:
-        return Path(config.config_dir()) / HEAD_FILE
+        return head_path()
 
     @cached_property
     def policy(self) -> GenrePolicy:
@@ -543,6 +543,11 @@ class TaggingRun:
             embedding=prediction.embedding,
             segment_probabilities=per_segment,
         )
+
+
+def head_path() -> Path:
+    """Where --learn saves the learned head: the beets configuration folder."""
+    return Path(config.config_dir()) / HEAD_FILE
 
 
 def setup_name(model_identity: str, windows: WindowPolicy) -> str:
