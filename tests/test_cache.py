@@ -5,7 +5,6 @@ between two runs costs no decode."""
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -151,15 +150,7 @@ class TestTagEditsThroughBeets(ImportTestBase):
             assert file_genres(item.path) == [genre]
             assert os.stat(item.path).st_mtime_ns != written
 
-        with caplog.at_level(logging.INFO, "beets.genreclf"):
-            self.run_command("genreclf", "--learn")
-            self.run_command("genreclf", "-f", "-W")
-
-        messages = self.messages(caplog)
-        assert f"embeddings: {len(items)} from the cache, 0 decoded, 0 failed" in messages
-        assert any(
-            m.startswith(f"analysed {len(items)} ({len(items)} from the cache)") for m in messages
-        )
+        self.assert_learn_and_retag_decode_nothing(caplog, len(items))
 
     def test_our_writes_in_a_run_with_nothing_to_analyse_refresh_the_cache(self):
         self.setup_plugin(mode="replace")
