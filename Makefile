@@ -7,7 +7,7 @@ EXTRA ?= ../shared/extra
 GTZAN ?= ../shared/gtzan
 MUSIC ?=
 
-.PHONY: demo test fuzz train bench convert reference musicnn nonmusic clean
+.PHONY: demo test fuzz train bench convert reference musicnn nonmusic dist clean
 
 $(VENV)/.runtime: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,5 +74,32 @@ musicnn: $(VENV)/.dev $(BACKBONE) $(NONMUSIC)
 reference: $(CONVERT_VENV)/.convert
 	$(CONVERT_VENV)/bin/python -m training.accurate.convert reference
 
+# sdist and wheel in dist/, then checked as a user gets them: the wheel in a
+# fresh virtual environment (plugin imports, `beet --help` lists genreclf),
+# the sdist holds what its tests need.
+DIST_CHECK := build/dist-check
+SDIST_NEEDS := LICENSE tests/conftest.py tests/helper.py tests/audiogen.py \
+	tests/data/musicnn_logmel_reference.npz models/README.md models/musicnn-genre.md
+
+$(VENV)/.dist: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e '.[dist]'
+	touch $@
+
+dist: $(VENV)/.dist
+	rm -rf dist $(DIST_CHECK)
+	$(PY) -m build --outdir dist .
+	$(PYTHON) -m venv $(DIST_CHECK)/venv
+	$(DIST_CHECK)/venv/bin/python -m pip install --quiet dist/*.whl
+	mkdir -p $(DIST_CHECK)/beets
+	printf 'plugins: genreclf\nlibrary: %s/library.db\n' "$(abspath $(DIST_CHECK))" \
+		> $(DIST_CHECK)/beets/config.yaml
+	cd $(DIST_CHECK) && BEETSDIR=beets venv/bin/python -c \
+		"import beetsplug.genreclf.model as m; assert 'site-packages' in m.__file__; \
+		assert all(p.is_file() for p in m.PACKAGED.values())"
+	cd $(DIST_CHECK) && BEETSDIR=beets venv/bin/beet --help | grep -q '^  *genreclf '
+	tar -xzf dist/*.tar.gz -C $(DIST_CHECK)
+	cd $(DIST_CHECK)/beets_genreclf-* && ls $(SDIST_NEEDS) > /dev/null
+	@echo "dist: $$(ls dist) checked"
+
 clean:
-	rm -rf $(VENV) $(CONVERT_VENV) demo build *.egg-info
+	rm -rf $(VENV) $(CONVERT_VENV) demo build dist *.egg-info

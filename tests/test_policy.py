@@ -83,12 +83,20 @@ def test_built_in_labels_are_written_under_their_canonical_names(label, name):
         ({"hiphop": ["Rap"]}, "hiphop", ["Rap"]),  # map overrides the canonical name
         ({"HipHop": ["Rap"]}, "hiphop", ["Rap"]),  # whatever the spelling of its key
         ({"rock": ["Guitar"]}, "hiphop", ["Hip-Hop"]),
-        ({}, "nonmusic", ["nonmusic"]),  # no canonical name
+        ({}, "nonmusic", []),  # not music: no genre at all
+        ({"nonmusic": ["Spoken Word"]}, "nonmusic", ["Spoken Word"]),  # unless mapped
         ({}, "Shoegaze", ["Shoegaze"]),  # a label of none of the built-in models
     ],
 )
 def test_map_before_canonical_names(label_map, label, expected):
     assert GenrePolicy("fill", 0.5, label_map, DISPLAY_NAMES).mapped(label) == expected
+
+
+@pytest.mark.parametrize("mode", ["fill", "append", "replace", "off"])
+@pytest.mark.parametrize("current", [[], ["Audiobook"]])
+def test_nonmusic_never_changes_genres_unless_mapped(mode, current):
+    policy = GenrePolicy(mode, 0.5, {}, DISPLAY_NAMES)
+    assert policy.genres_after(current, "nonmusic", 0.99) == current
 
 
 def test_a_learned_head_keeps_the_users_spelling():

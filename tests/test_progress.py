@@ -58,12 +58,17 @@ def test_skipped_files_are_done_but_take_no_time():
 
 
 @pytest.mark.parametrize(
-    "finished, line",
-    [([], "0 files"), ([(4.0, 1), (5.0, 2), (6.0, 2), (7.0, 2)], "7 files, 2.0 files/s")],
+    "finished, total, line",
+    [
+        ([], 0, "0/0 files so far"),
+        ([(4.0, 1)], 1, "1/1 file so far"),
+        ([(4.0, 1)], 2, "1/2 files so far"),
+        ([(4.0, 1), (5.0, 2), (6.0, 2), (7.0, 2)], 12, "7/12 files so far, 2.0 files/s"),
+    ],
 )
-def test_an_import_shows_no_total_and_no_eta(finished, line):
-    """An import's files come album by album: its total is not known."""
-    assert progress_at(7.0, finished, total=4, open_ended=True) == line
+def test_an_import_shows_the_files_received_so_far_and_no_eta(finished, total, line):
+    """An import's files come album by album: its total is what came so far."""
+    assert progress_at(7.0, finished, total=total, open_ended=True) == line
 
 
 def test_failures_count_in_the_rate():

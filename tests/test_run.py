@@ -40,6 +40,16 @@ class ImportTestBase(GenreClfTestBase):
     def messages(self, caplog) -> list[str]:
         return [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
 
+    def assert_learn_and_retag_decode_nothing(self, caplog, items: int) -> None:
+        """`--learn` then `-f -W` over ``items`` items: all from the cache."""
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+            self.run_command("genreclf", "-f", "-W")
+
+        messages = self.messages(caplog)
+        assert f"embeddings: {items} from the cache, 0 decoded, 0 failed" in messages
+        assert any(m.startswith(f"analysed {items} ({items} from the cache)") for m in messages)
+
 
 class TestImportRun(ImportTestBase):
     @pytest.mark.parametrize("operation", ["-c", "-m"])
@@ -51,15 +61,7 @@ class TestImportRun(ImportTestBase):
         assert len(items) == len(LABELLED)
         assert all(self.lib_path in Path(os.fsdecode(item.path)).parents for item in items)
 
-        with caplog.at_level(logging.INFO, "beets.genreclf"):
-            self.run_command("genreclf", "--learn")
-            self.run_command("genreclf", "-f", "-W")
-
-        messages = self.messages(caplog)
-        assert f"embeddings: {len(items)} from the cache, 0 decoded, 0 failed" in messages
-        assert any(
-            m.startswith(f"analysed {len(items)} ({len(items)} from the cache)") for m in messages
-        )
+        self.assert_learn_and_retag_decode_nothing(caplog, len(items))
 
     def test_an_import_shows_one_summary(self, capsys):
         self.setup_plugin()

@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import confuse
 import pytest
 from beets import ui
+from confuse.yaml_util import load_yaml_string
 
-from beetsplug.genreclf.settings import DEFAULTS, Settings, SettingsError, load_settings
+from beetsplug.genreclf.model import PACKAGED
+from beetsplug.genreclf.settings import (
+    DEFAULTS,
+    Settings,
+    SettingsError,
+    load_settings,
+    unknown_keys,
+)
 from tests.helper import GenreClfTestBase
+
+ONNX_WITHOUT_OUR_METADATA = b"\x08\x08"  # a ModelProto with only ir_version = 8
 
 
 def settings_from(**values) -> Settings:
     root = confuse.RootView([confuse.ConfigSource.of({"genreclf": DEFAULTS})])
     root.set({"genreclf": values})
     return load_settings(root["genreclf"])
+
+
+def settings_from_yaml(text: str) -> Settings:
+    """As beets reads ``text`` under ``genreclf:`` in config.yaml."""
+    return settings_from(**load_yaml_string(text, "config.yaml"))
 
 
 @pytest.mark.parametrize(
@@ -51,6 +69,108 @@ def test_a_bad_value_names_its_key(values, key, words):
     message = str(raised.value)
     assert key in message and words in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "text, field, expected",
+    [
+        ("mode: off", "mode", "off"),
+        ("mode: no", "mode", "off"),
+        ("mode: false", "mode", "off"),
+        ("mode: 'off'", "mode", "off"),
+        ("auto: off", "auto", False),
+        ("auto: yes", "auto", True),
+        ("custom_tags: on", "custom_tags", True),
+    ],
+)
+def test_yaml_booleans_read_as_the_words_meant(text, field, expected):
+    assert getattr(settings_from_yaml(text), field) == expected
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("mode: yes", "genreclf.mode"),
+        ("windows: off", "genreclf.windows"),
+        ("window_seconds: no", "genreclf.window_seconds"),
+        ("min_confidence: off", "genreclf.min_confidence"),
+        ("genres_from: no", "genreclf.genres_from"),
+        ("backend: off", "genreclf.backend"),
+        ("jobs: off", "genreclf.jobs"),
+        ("learn: {labels: [yes, no]}", "genreclf.learn.labels"),
+    ],
+)
+def test_a_yaml_boolean_where_no_switch_is_meant_names_its_key(text, key):
+    with pytest.raises(SettingsError, match=key) as raised:
+        settings_from_yaml(text)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_bad_map_is_shown_as_written():
+    with pytest.raises(SettingsError) as raised:
+        settings_from_yaml("map: {jazz: [1, ~], rock: Rock}")
+    message = str(raised.value)
+    assert message.endswith('got {"jazz": [1, null], "rock": "Rock"}')
+    assert "OrderedDict" not in message
+
+
+@pytest.mark.parametrize(
+    "values, unknown, nearest",
+    [
+        ({"modle": "fast"}, "modle", "mode"),
+        ({"min_confidance": 0.5}, "min_confidance", "min_confidence"),
+        ({"dask": {"schedular": 1}}, "dask.schedular", "dask.scheduler"),
+        ({"learn": {"min_example": 5}}, "learn.min_example", "learn.min_examples"),
+        ({"xyzzy": 1}, "xyzzy", None),
+        ({"map": {"rock": "Rock"}, "learn": {"map": {"bebop": "jazz"}}}, None, None),
+        ({"dask": {"path_map": {"/music": "/mnt/music"}}}, None, None),  # the user's keys
+        ({"mode": "fill", "windows": 2}, None, None),
+    ],
+)
+def test_an_unknown_key_is_named_with_the_nearest_known_one(values, unknown, nearest):
+    root = confuse.RootView([confuse.ConfigSource.of({"genreclf": DEFAULTS})])
+    root.set({"genreclf": values})
+    hint = f" (did you mean genreclf.{nearest}?)" if nearest else ""
+    expected = [f"unknown configuration key genreclf.{unknown}, ignored{hint}"] if unknown else []
+    assert unknown_keys(root["genreclf"], DEFAULTS) == expected
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("", ""),
+        ("fast", "fast"),
+        ("Fast", "fast"),
+        ("ACCURATE", "accurate"),
+        (str(PACKAGED["fast"]), str(PACKAGED["fast"])),
+    ],
+)
+def test_a_model_is_a_packaged_name_in_any_case_or_a_model_file(value, expected):
+    assert settings_from(model=value).model == expected
+
+
+@pytest.mark.parametrize(
+    "name, content, reason",
+    [
+        ("nosuch.onnx", None, "no such file"),
+        ("passwd", b"root:x:0:0:root:/root:/bin/bash\n", "not an ONNX model"),
+        ("empty.onnx", b"", "empty, not an ONNX model"),
+        ("cut.onnx", PACKAGED["fast"].read_bytes()[:5000], "not an ONNX model (cut short)"),
+        ("other.onnx", ONNX_WITHOUT_OUR_METADATA, "an ONNX model, but not genreclf's"),
+        ("folder", "folder", "a folder"),
+    ],
+)
+def test_a_bad_model_is_refused_at_load_saying_why(tmp_path, name, content, reason):
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SettingsError) as raised:
+        settings_from(model=str(path))
+    message = str(raised.value)
+    assert message.startswith("genreclf: bad configuration: genreclf.model: must be fast, accurate")
+    assert f"({reason}" in message and str(path) in message and "\n" not in message
 
 
 def test_good_values_are_read():
@@ -99,6 +219,25 @@ class TestAtLoad(GenreClfTestBase):
     def test_beets_stops_at_load_with_one_line(self, values):
         with pytest.raises(ui.UserError, match="genreclf: bad configuration"):
             self.setup_plugin(**values)
+
+    @pytest.mark.parametrize("model", ["nosuch", "/etc/passwd"])
+    def test_a_bad_model_stops_beets_at_load(self, model):
+        with pytest.raises(ui.UserError, match="genreclf.model: must be fast, accurate"):
+            self.setup_plugin(model=model)
+
+    def test_mode_off_as_yaml_reads_it_tags_nothing(self):
+        self.config["genreclf"].set(load_yaml_string("mode: off", "config.yaml"))
+        plugin = self.setup_plugin()
+        assert plugin.settings.mode == "off"
+
+    def test_a_misspelt_key_is_warned_about_at_load(self, caplog):
+        with caplog.at_level(logging.WARNING, "beets.genreclf"):
+            self.setup_plugin(window_second=10)
+        warning = (  # beets puts "genreclf: " in front
+            "unknown configuration key genreclf.window_second, ignored "
+            "(did you mean genreclf.window_seconds?)"
+        )
+        assert warning in [r.getMessage() for r in caplog.records]
 
     def test_a_bad_jobs_option_stops_the_command(self):
         self.setup_plugin()

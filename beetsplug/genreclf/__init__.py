@@ -19,6 +19,7 @@ from beets import config, ui
 from beets.dbcore import types
 from beets.plugins import BeetsPlugin
 
+from .mood import AROUSAL_FIELD, MOOD_CONFIDENCE_FIELD, MOOD_FIELD, VALENCE_FIELD
 from .policy import (
     APPLIED_FIELD,
     CONFIDENCE_FIELD,
@@ -59,6 +60,21 @@ CUSTOM_TAGS = {
 }
 
 
+# With mood_tags: the mood where players look for it (ID3 TMOO, Vorbis MOOD).
+MOOD_TAG = mediafile.MediaField(
+    mediafile.MP3StorageStyle("TMOO"),
+    mediafile.MP4StorageStyle("----:com.apple.iTunes:MOOD"),
+    mediafile.StorageStyle("MOOD"),
+    mediafile.ASFStorageStyle("WM/Mood"),
+)
+MOOD_TYPES = {
+    MOOD_FIELD: types.STRING,
+    MOOD_CONFIDENCE_FIELD: types.NullFloat(2),
+    AROUSAL_FIELD: types.NullFloat(2),
+    VALENCE_FIELD: types.NullFloat(2),
+}
+
+
 class GenreClfPlugin(BeetsPlugin):
     item_types = {
         GENRE_FIELD: types.STRING,
@@ -69,6 +85,7 @@ class GenreClfPlugin(BeetsPlugin):
         APPLIED_FIELD: types.STRING,
         ERROR_FIELD: types.STRING,
         ERROR_ON_FIELD: types.STRING,
+        **MOOD_TYPES,
     }
 
     album_types = {
@@ -78,6 +95,7 @@ class GenreClfPlugin(BeetsPlugin):
         MODEL_FIELD: types.STRING,
         SOURCE_FIELD: types.STRING,
         APPLIED_FIELD: types.STRING,
+        **MOOD_TYPES,
     }
 
     def __init__(self) -> None:
@@ -91,10 +109,12 @@ class GenreClfPlugin(BeetsPlugin):
             self.settings = None
             self.register_listener("pluginload", _raiser(exc))
             return
-        if self.settings.custom_tags:
-            for name, descriptor in CUSTOM_TAGS.items():
-                if name not in mediafile.MediaFile.fields():  # plugin reloaded
-                    self.add_media_field(name, descriptor)
+        media_fields = dict(CUSTOM_TAGS) if self.settings.custom_tags else {}
+        if self.settings.mood and self.settings.mood_tags:
+            media_fields[MOOD_FIELD] = MOOD_TAG
+        for name, descriptor in media_fields.items():
+            if name not in mediafile.MediaFile.fields():  # plugin reloaded
+                self.add_media_field(name, descriptor)
         # `beet ls genreclf_disagrees:1`: computed for each item, so it follows
         # edits of genres and of map/min_confidence without a re-analysis.
         self.template_fields[DISAGREES_FIELD] = self.disagrees

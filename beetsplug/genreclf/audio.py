@@ -2,8 +2,12 @@
 
 Window policy: a track is analysed in up to ``max_windows`` windows of
 ``window_seconds`` spread evenly over its length, away from intro and outro
-(for a 4-minute track and 3 windows of 30 s: starting at 0:52, 1:45, 2:37).
-A track shorter than all windows together is decoded whole.
+(for a 4-minute track and 3 windows of 30 s: starting at 0:52, 1:45, 2:37,
+so 52.5 s before the first and after the last go unheard). Windows never
+overlap: where spreading would make them (a track shorter than two windows
+more than it has), they lie side by side in the middle of the track, what
+they leave split between its start and end. A track no longer than all
+windows together is decoded whole, once.
 
 soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 with
 sample-exact seeking; anything else (AAC/ALAC in M4A, ...) falls back to
@@ -54,14 +58,14 @@ class WindowPolicy:
     max_windows: int = 3
 
     def spans(self, duration: float) -> list[tuple[float, float]]:
-        """(start, length) in seconds of each window of a ``duration`` track."""
-        if duration <= self.window_seconds * self.max_windows:
+        """(start, length) in seconds of each window of a ``duration`` track,
+        in order, none overlapping."""
+        count, length = self.max_windows, self.window_seconds
+        if duration <= length * count:
             return [(0.0, duration)]
-        spare = duration - self.window_seconds
-        return [
-            (spare * (i + 1) / (self.max_windows + 1), self.window_seconds)
-            for i in range(self.max_windows)
-        ]
+        step = max((duration - length) / (count + 1), length)  # start to start
+        first = (duration - (count - 1) * step - length) / 2  # the group centred
+        return [(first + i * step, length) for i in range(count)]
 
 
 def decode_windows(

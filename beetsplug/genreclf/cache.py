@@ -2,10 +2,18 @@
 
 Learning a head and then tagging, or re-learning after more tags were added,
 must not decode a file twice. The cache holds a track's probabilities and
-embedding, keyed by its path, size and modification time, and by the model
-and window policy that produced them: change any of them and the entry is
-simply not found. When genreclf writes tags itself, it refreshes the file's
-entry (the audio did not change).
+embedding for the model and window policy that produced them (the
+``setup``), found two ways:
+
+- by path, size and modification time: one ``stat`` per file, so a run over
+  files analysed before costs next to nothing;
+- failing that, by a digest of the file's audio payload (see payload.py),
+  which a tag write does not change: after beets, another plugin or a tag
+  editor rewrote the tags, the file is read once, not decoded, and its entry
+  takes the new path, size and time.
+
+When genreclf writes tags itself, or an import moves a file, it updates the
+file's entry at once (the audio did not change).
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .payload import audio_digest
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS analysis (
     path BLOB NOT NULL,
@@ -25,9 +35,14 @@ CREATE TABLE IF NOT EXISTS analysis (
     mtime_ns INTEGER NOT NULL,
     probabilities BLOB NOT NULL,
     embedding BLOB NOT NULL,
+    audio BLOB,
     PRIMARY KEY (path, setup)
 )
 """
+# Caches written before the audio digest lack its column: their entries are
+# found by path, and get their digest the first time they are.
+ADD_AUDIO_COLUMN = "ALTER TABLE analysis ADD COLUMN audio BLOB"
+AUDIO_INDEX = "CREATE INDEX IF NOT EXISTS analysis_audio ON analysis (audio, setup)"
 COMMIT_EVERY = 64  # entries; a crash loses at most this much work
 
 
@@ -40,35 +55,86 @@ class AnalysisCache:
         self.setup = setup
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._db.execute(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(analysis)")}
+        if "audio" not in columns:
+            self._db.execute(ADD_AUDIO_COLUMN)
+        self._db.execute(AUDIO_INDEX)
         self._lock = threading.Lock()
         self._pending = 0
+        self._digests: dict[bytes, bytes] = {}  # path -> audio digest, from a miss to its put
         self.hits = 0
 
     def get(self, path: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-        """(probabilities, embedding) if ``path`` is unchanged since cached."""
+        """(probabilities, embedding) if ``path`` is unchanged since cached,
+        or if its audio is that of a cached file (its tags were rewritten,
+        or it is a copy)."""
         try:
-            size, mtime_ns = _stat(path)
+            state = _stat(path)
         except OSError:
+            return None
+        found = self._by_path(path, state) or self._by_audio(path, state)
+        if found is None:
+            return None
+        with self._lock:
+            self.hits += 1
+        return _array(found[0]), _array(found[1])
+
+    def _by_path(self, path: bytes, state: tuple[int, int]) -> tuple[bytes, bytes] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT probabilities, embedding, audio IS NULL FROM analysis"
+                " WHERE path = ? AND setup = ? AND size = ? AND mtime_ns = ?",
+                (path, self.setup, *state),
+            ).fetchone()
+        if row is None:
+            return None
+        probabilities, embedding, undigested = row
+        if undigested:  # cached before entries had a digest: give it one
+            self._put(path, state, audio_digest(path), probabilities, embedding)
+        return probabilities, embedding
+
+    def _by_audio(self, path: bytes, state: tuple[int, int]) -> tuple[bytes, bytes] | None:
+        """The entry of a file with ``path``'s audio, now also ``path``'s."""
+        digest = audio_digest(path)
+        if digest is None:
             return None
         with self._lock:
             row = self._db.execute(
-                "SELECT probabilities, embedding FROM analysis WHERE path = ? AND setup = ?"
-                " AND size = ? AND mtime_ns = ?",
-                (path, self.setup, size, mtime_ns),
+                "SELECT probabilities, embedding FROM analysis WHERE audio = ? AND setup = ?",
+                (digest, self.setup),
             ).fetchone()
             if row is None:
+                self._digests[path] = digest  # for the put after its analysis
                 return None
-            self.hits += 1
-        return _array(row[0]), _array(row[1])
+        self._put(path, state, digest, *row)
+        return row
 
     def put(self, path: bytes, probabilities: np.ndarray, embedding: np.ndarray) -> None:
         try:
-            size, mtime_ns = _stat(path)
+            state = _stat(path)
         except OSError:
             return
-        values = (path, self.setup, size, mtime_ns, _blob(probabilities), _blob(embedding))
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO analysis VALUES (?, ?, ?, ?, ?, ?)", values)
+            digest = self._digests.pop(path, None)
+        digest = digest or audio_digest(path)
+        self._put(path, state, digest, _blob(probabilities), _blob(embedding))
+
+    def _put(
+        self,
+        path: bytes,
+        state: tuple[int, int],
+        digest: bytes | None,
+        probabilities: bytes,
+        embedding: bytes,
+    ) -> None:
+        values = (path, self.setup, *state, probabilities, embedding, digest)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO analysis"
+                " (path, setup, size, mtime_ns, probabilities, embedding, audio)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
             self._commit_now_and_then()
 
     def refresh(self, path: bytes) -> None:

@@ -12,7 +12,7 @@ from beets.dbcore.db import DBAccessError
 
 from . import inspection
 from .inspection import artist_of, embeddings
-from .run import TaggingRun
+from .run import TaggingRun, head_path
 from .settings import Settings
 from .tagging import Tagger, ours
 
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 
 RESUME = "what was analysed is stored; run the command again to continue"
 USAGE = "%prog [options] [QUERY...]"
-# Which options each action takes (beyond -j and the query).
+# Which options each action takes (beyond the query); --base also needs a
+# learned head to set aside, and -j files to decode.
 ACTION_OPTIONS = {
-    "tag": {"force", "pretend", "write", "base", "album"},
-    "learn": {"pretend"},
-    "explain": {"base", "plot", "album"},
+    "tag": {"force", "pretend", "write", "base", "album", "jobs"},
+    "learn": {"pretend", "jobs"},
+    "explain": {"base", "plot", "album", "jobs"},
     "stats": {"base", "plot", "album"},
 }
 OPTION_NAMES = {
@@ -37,6 +38,7 @@ OPTION_NAMES = {
     "base": "--base",
     "plot": "--plot",
     "album": "-a/--album",
+    "jobs": "-j/--jobs",
 }
 
 
@@ -96,6 +98,11 @@ def subcommand() -> ui.Subcommand:
 def run_command(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     settings = settings.with_jobs(opts.jobs)
     action = chosen_action(opts)
+    if opts.base and not head_path().exists():
+        raise ui.UserError(
+            "genreclf: --base does nothing: no genres were learned (see --learn), "
+            "the model's own are used already"
+        )
     handlers = {"tag": tag, "learn": learn, "explain": explain, "stats": stats}
     handlers[action](settings, log, lib, opts, args)
 
@@ -114,6 +121,7 @@ def chosen_action(opts: Values) -> str:
         "base": opts.base,
         "plot": opts.plot is not None,
         "album": opts.album,
+        "jobs": opts.jobs is not None,
     }
     stray = [name for name, used in given.items() if used and name not in ACTION_OPTIONS[action]]
     if stray:

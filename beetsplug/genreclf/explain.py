@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .analysis import AnalysedWindow
     from .model import TrackPrediction
+    from .mood import MoodHead
 
 EIGHTHS = "▏▎▍▌▋▊▉"  # partial blocks, 1/8 to 7/8 of a character
 FULL_BLOCK = "█"
@@ -37,6 +39,8 @@ class Explanation:
     title: str = ""  # what a plot calls the track: "Artist – Title", else the file name
     columns: tuple[str, ...] = ()  # column headings (default: the windows' start, m:ss)
     column_kind: str = "window (start m:ss)"
+    kind: str = "genre"  # what the labels are: "genre" or "mood"
+    mood: Explanation | None = None  # the same windows' mood, when the model has a mood head
 
     @property
     def top(self) -> tuple[str, float]:
@@ -74,22 +78,41 @@ def explain(
     windows: Sequence[AnalysedWindow],
     labels: list[str],
     title: str | None = None,
+    mood_head: MoodHead | None = None,
 ) -> Explanation:
     """Split ``prediction``'s segments into the ``windows`` they came from.
-    ``title`` names the track in plots (default: the file name)."""
+    ``title`` names the track in plots (default: the file name). With a
+    ``mood_head`` (and the segments' embeddings), each window's mood too: the
+    head on the window's mean embedding, overall on the track's."""
     bounds = np.cumsum([0, *(window.segments for window in windows)])
-    per_window = np.stack(
-        [prediction.segment_probabilities[a:b].mean(axis=0) for a, b in zip(bounds, bounds[1:])]
-    )
-    order = np.argsort(-prediction.probabilities, kind="stable")
-    return Explanation(
+    spans = list(zip(bounds, bounds[1:]))
+    per_window = np.stack([prediction.segment_probabilities[a:b].mean(axis=0) for a, b in spans])
+    genre = ranked(per_window, prediction.probabilities, labels)
+    explanation = Explanation(
         path=path,
-        labels=[labels[i] for i in order],
         window_starts=[window.start for window in windows],
-        window_probabilities=per_window[:, order],
-        overall=prediction.probabilities[order],
         title=display_title(path) if title is None else title,
+        **genre,
     )
+    if mood_head is None or prediction.segment_embeddings is None:
+        return explanation
+    from .mood import MOOD_LABELS
+
+    embeddings = prediction.segment_embeddings
+    moods = np.stack([mood_head.probabilities(embeddings[a:b].mean(axis=0)) for a, b in spans])
+    overall = mood_head.probabilities(prediction.embedding)
+    mood = dataclasses.replace(explanation, kind="mood", **ranked(moods, overall, list(MOOD_LABELS)))
+    return dataclasses.replace(explanation, mood=mood)
+
+
+def ranked(per_window: np.ndarray, overall: np.ndarray, labels: list[str]) -> dict:
+    """Explanation's label fields, the labels sorted most probable overall first."""
+    order = np.argsort(-overall, kind="stable")
+    return {
+        "labels": [labels[i] for i in order],
+        "window_probabilities": per_window[:, order],
+        "overall": overall[order],
+    }
 
 
 def display_title(path: str, artist: str = "", title: str = "") -> str:
@@ -112,27 +135,30 @@ def minutes(seconds: float) -> str:
 
 def text_chart(explanation: Explanation, width: int = 80) -> str:
     """A table with one row per label, one column per window (headed by its
-    start time) and an 'overall' column; each cell a percentage and a bar."""
-    label_width = max(len(label) for label in [*explanation.labels, "genre"])
+    start time) and an 'overall' column; each cell a percentage and a bar.
+    The mood's table follows when the explanation has one."""
+    tables = [explanation] + ([explanation.mood] if explanation.mood is not None else [])
+    return "\n".join([explanation.path, *(line for t in tables for line in _table(t, width))])
+
+
+def _table(explanation: Explanation, width: int) -> list[str]:
+    label_width = max(len(label) for label in [*explanation.labels, explanation.kind])
     headers = [*explanation.headings, "overall"]
     room = (width - 2 - label_width) // len(headers) - 2 - PERCENT_WIDTH - 1
     bar_width = min(room, MAX_BAR) if room >= MIN_BAR else 0
     cell_width = PERCENT_WIDTH + (bar_width + 1 if bar_width else 0)
     widths = [max(cell_width, len(header)) for header in headers]
     probabilities = np.vstack([explanation.window_probabilities, explanation.overall])
-    rows = [["genre", *headers]] + [
+    rows = [[explanation.kind, *headers]] + [
         [label, *(_cell(p, bar_width) for p in probabilities[:, row])]
         for row, label in enumerate(explanation.labels)
     ]
     label, confidence = explanation.top
-    lines = [
-        explanation.path,
-        f"  {label} {confidence:.0%} overall; probability per {explanation.column_kind}:",
-    ]
+    lines = [f"  {label} {confidence:.0%} overall; probability per {explanation.column_kind}:"]
     for name, *cells in rows:
         padded = "".join(f"  {cell:<{w}}" for cell, w in zip(cells, widths))
         lines.append(f"  {name:<{label_width}}{padded}".rstrip())
-    return "\n".join(lines)
+    return lines
 
 
 def _cell(probability: float, bar_width: int) -> str:

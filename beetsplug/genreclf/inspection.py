@@ -63,6 +63,7 @@ def explanations(run: TaggingRun, items: Sequence[Item]) -> Iterator[Explanation
         yield explain(
             path, prediction, outcome.analysis.windows, run.labeller.labels,
             title=display_title(path, item.artist, item.title),
+            mood_head=run.labeller.mood_head,
         )
 
 
@@ -104,6 +105,7 @@ def in_labels(head, prediction: TrackPrediction) -> TrackPrediction:
         probabilities=head.predict(prediction.embedding),
         embedding=prediction.embedding,
         segment_probabilities=per_segment,
+        segment_embeddings=prediction.segment_embeddings,
     )
 
 

@@ -21,9 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .features import FeatureParams, FrontEnd, frontend
+from .modelfile import METADATA_KEY
 from .mood import MoodHead
-
-METADATA_KEY = "genreclf"
 METADATA_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 AGGREGATIONS = ("mean", "geometric_mean")

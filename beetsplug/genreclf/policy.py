@@ -220,10 +220,12 @@ def album_decision(
     labeller: Labeller,
     policy: GenrePolicy,
     ours: bool = False,
+    track_embeddings: list[np.ndarray] | None = None,
 ) -> Decision:
     """What the album's tracks say together (see :func:`album_probabilities`);
     its genres change only if enough tracks support it (:func:`album_supported`).
-    ``ours``: the album's genres are genreclf's earlier guess."""
+    ``ours``: the album's genres are genreclf's earlier guess. The album's
+    mood is the mood head's on its tracks' mean embedding."""
     from .model import TrackPrediction
 
     tracks = np.stack(track_probabilities)
@@ -231,7 +233,8 @@ def album_decision(
     tops = [labeller.labels[i] for i in tracks.argmax(axis=1)]
     if not album_supported(labeller.labels[int(combined.argmax())], tops):
         policy = dataclasses.replace(policy, mode="off")
-    together = TrackPrediction(combined, np.zeros(0, np.float32))
+    embedding = np.mean(track_embeddings, axis=0) if track_embeddings else np.zeros(0)
+    together = TrackPrediction(combined, embedding)
     in_labels = dataclasses.replace(labeller, head=None)  # already in the labeller's labels
     return decide(current, together, in_labels, policy, ours)
 

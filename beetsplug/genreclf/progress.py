@@ -27,8 +27,11 @@ class RunSummary:
     write_failed: reason -> files analysed whose tags could not be written.
     written: files whose tags were written (analysed now or earlier).
     genres_set: the genres set (with ``pretend``: that would be set) -> files.
+    not_music: files found to be speech, sound effects or noise (no genre set
+        for them unless ``map`` names one).
     pretend: the run stores and writes nothing.
-    open_ended: files keep coming (an import): no percentage, no ETA.
+    open_ended: files keep coming (an import): the total is of the files
+        received so far; no percentage, no ETA.
     clock: seconds of a monotonic clock (a test passes its own).
     """
 
@@ -41,6 +44,7 @@ class RunSummary:
     write_failed: Counter = field(default_factory=Counter)
     written: int = 0
     genres_set: Counter = field(default_factory=Counter)
+    not_music: int = 0
     pretend: bool = False
     open_ended: bool = False
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
@@ -81,7 +85,8 @@ class RunSummary:
         self._last_report = now
         rate = self._rate(now)
         if self.open_ended:
-            return f"{self.done} files" + (f", {rate:.1f} files/s" if rate else "")
+            line = f"{self.done}/{self.total} {_files(self.total)} so far"
+            return line + (f", {rate:.1f} files/s" if rate else "")
         line = f"{self.done}/{self.total} ({100 * self.done / max(self.total, 1):.0f}%)"
         if rate is None:
             return line
@@ -124,7 +129,16 @@ class RunSummary:
         if self.genres_set:
             shares = ", ".join(f"{g} {n}" for g, n in self.genres_set.most_common())
             lines.append(f"genres set: {shares}")
+        if self.not_music:
+            lines.append(
+                f"not music: {self.not_music} (speech, effects, noise; "
+                "see `beet ls genreclf_genre:nonmusic`)"
+            )
         return lines
+
+
+def _files(count: int) -> str:
+    return "file" if count == 1 else "files"
 
 
 def _duration(seconds: float) -> str:

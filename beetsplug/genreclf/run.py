@@ -24,13 +24,14 @@ from .audio import WindowPolicy
 from .policy import GenrePolicy, Labeller
 from .progress import RunSummary
 from .settings import Settings
-from .storing import Storer
+from .storing import Storer, tag_fields
 from .unanalysable import ErrorRecord
 
 if TYPE_CHECKING:
     from beets.library import Library
 
     from .analysis import Analyzer, Outcome
+    from .cache import AnalysisCache
     from .learn import Head
     from .model import GenreModel
 
@@ -57,7 +58,7 @@ class TaggingRun:
         self.progress = progress
         self.say = say or (lambda line: log.info("{}", line))
         self.summary = RunSummary(total=0)
-        self.storer = Storer(log, self.summary, settings.custom_tags)
+        self.storer = Storer(log, self.summary, tag_fields(settings), lambda: self.cache)
         self._resources = ExitStack()
         self._analyzer: Analyzer | None = None
 
@@ -70,7 +71,7 @@ class TaggingRun:
     def close(self) -> None:
         self._resources.close()
         self._analyzer = None
-        self.storer.cache = None
+        self.__dict__.pop("cache", None)  # closed: a later use opens it again
 
     # What the run works with, built on first use.
 
@@ -106,7 +107,10 @@ class TaggingRun:
         """The learned head's labels unless ``base`` or there is none; a head
         learned on another base model is set aside with a warning."""
         model = self.model
-        base_labeller = Labeller(model.labels, self.setup, "base", model.min_confidence)
+        mood = model.mood_head if self.settings.mood else None
+        base_labeller = Labeller(
+            model.labels, self.setup, "base", model.min_confidence, mood_head=mood
+        )
         head = None if self.base else self.head
         if head is None:
             return base_labeller
@@ -118,7 +122,8 @@ class TaggingRun:
             )
             return base_labeller
         return Labeller(
-            head.labels, f"{self.setup}+{head.identity}", "learned", head.min_confidence, head
+            head.labels, f"{self.setup}+{head.identity}", "learned", head.min_confidence, head,
+            mood,
         )
 
     @cached_property
@@ -134,7 +139,7 @@ class TaggingRun:
 
     @property
     def head_path(self) -> Path:
-        return Path(config.config_dir()) / HEAD_FILE
+        return head_path()
 
     @cached_property
     def policy(self) -> GenrePolicy:
@@ -145,6 +150,16 @@ class TaggingRun:
             self.settings.mode, threshold, self.settings.label_map, self.labeller.display_names
         )
 
+    @cached_property
+    def cache(self) -> AnalysisCache:
+        """Opened on first use: by analysis, or by a tag write (whose file
+        keeps its audio, so its entry must follow its new size and time)."""
+        from .cache import AnalysisCache, cache_file
+
+        cache = AnalysisCache(cache_file(self.lib.path, Path(config.config_dir())), self.setup)
+        self._resources.callback(cache.close)
+        return cache
+
     def analyzer(self, files: int) -> Analyzer:
         """Workers for ``files`` files (for an import, whose files keep
         coming: as many as allowed), the cache open; started once per run,
@@ -152,15 +167,11 @@ class TaggingRun:
         if self._analyzer is None:
             from .analysis import Analyzer
             from .backends import BackendError, make_backend
-            from .cache import AnalysisCache, cache_file
             from .model import reference
 
             settings = self.settings
             # An import's files keep coming: size its pool by the cores alone.
             jobs = settings.workers((os.cpu_count() or 1) if self.summary.open_ended else files)
-            cache_path = cache_file(self.lib.path, Path(config.config_dir()))
-            cache = AnalysisCache(cache_path, self.setup)
-            self._resources.callback(cache.close)
             backend = make_backend(
                 settings.backend, settings.dask_scheduler, settings.dask_path_map
             )
@@ -169,9 +180,8 @@ class TaggingRun:
             except BackendError as exc:
                 raise ui.UserError(f"genreclf: {exc}") from exc
             self._analyzer = Analyzer(
-                reference(self.model), self.windows, jobs, cache=cache, backend=backend
+                reference(self.model), self.windows, jobs, cache=self.cache, backend=backend
             )
-            self.storer.cache = cache
         return self._analyzer
 
     def outcomes(self, work: list, detail: bool = False) -> Iterator[Outcome]:
@@ -194,6 +204,11 @@ class TaggingRun:
     def report(self) -> None:
         for line in self.summary.lines():
             self.say(line)
+
+
+def head_path() -> Path:
+    """Where --learn saves the learned head: the beets configuration folder."""
+    return Path(config.config_dir()) / HEAD_FILE
 
 
 def setup_name(model_identity: str, windows: WindowPolicy) -> str:

@@ -7,15 +7,19 @@ typo stops ``beet`` at start-up rather than halfway through an import.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import confuse
+from beets import logging
 from beets.ui import UserError
 
 from .backends import BACKENDS
+from .modelfile import NotAModel, check_model_file
 from .policy import GENRES_FROM, MODES
 
 DEFAULTS: dict[str, Any] = {
@@ -29,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "windows": "auto",
     "window_seconds": "auto",
     "custom_tags": False,
+    "mood": True,
+    "mood_tags": False,
     "explain_limit": 20,
     "backend": "loky",
     "dask": {"scheduler": "local", "path_map": {}},
@@ -37,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
 MIN_WINDOW_SECONDS = 3.0  # one model segment
 PACKAGED_MODELS = ("fast", "accurate")  # see model.PACKAGED (not imported: keep load light)
 MAX_WINDOWS = 100
+FREE_FORM = ("map", "path_map")  # mappings whose keys are the user's, not ours
 
 
 class SettingsError(UserError):
@@ -63,6 +70,8 @@ class Settings:
     window_count: int | None  # None: 'auto', the model's recommendation
     window_seconds: float | None  # None: 'auto', the model's recommendation
     custom_tags: bool
+    mood: bool  # store the model's mood fields (if it has a mood head)
+    mood_tags: bool  # and write the mood into files' MOOD tag
     explain_limit: int
     backend: str
     dask_scheduler: str
@@ -83,11 +92,14 @@ class Settings:
 
 
 def load_settings(view: confuse.ConfigView) -> Settings:
-    """Settings from the plugin's configuration ``view``; raises SettingsError."""
+    """Settings from the plugin's configuration ``view``; raises SettingsError.
+    Keys it does not know are warned about (a typo would be ignored)."""
+    for line in unknown_keys(view, DEFAULTS):
+        logging.getLogger("beets.genreclf").warning("{}", line)
     learn = view["learn"]
     return Settings(
         auto=_read(view["auto"], bool),
-        mode=_read(view["mode"], confuse.Choice(MODES)),
+        mode=_checked(view["mode"], _mode),
         genres_from=_read(view["genres_from"], confuse.Choice(GENRES_FROM)),
         min_confidence=_checked(view["min_confidence"], _threshold),
         label_map=_checked(view["map"], _label_map),
@@ -96,6 +108,8 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         window_count=_checked(view["windows"], _auto(_window_count)),
         window_seconds=_checked(view["window_seconds"], _auto(_window_seconds)),
         custom_tags=_read(view["custom_tags"], bool),
+        mood=_read(view["mood"], bool),
+        mood_tags=_read(view["mood_tags"], bool),
         explain_limit=_checked(view["explain_limit"], _positive_int),
         backend=_read(view["backend"], confuse.Choice(list(BACKENDS))),
         dask_scheduler=_checked(view["dask"]["scheduler"], _scheduler),
@@ -109,12 +123,49 @@ def load_settings(view: confuse.ConfigView) -> Settings:
     )
 
 
+def unknown_keys(view: confuse.ConfigView, known: dict[str, Any]) -> list[str]:
+    """A line for each key under ``view`` that is not in ``known``, naming
+    the nearest known key."""
+    try:
+        keys = view.keys()
+    except confuse.ConfigError:  # not a mapping: reported when its value is read
+        return []
+    lines = []
+    for key in keys:
+        if key not in known:
+            near = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean {view.name}.{near[0]}?)" if near else ""
+            lines.append(f"unknown configuration key {view.name}.{key}, ignored{hint}")
+        elif isinstance(known[key], dict) and key not in FREE_FORM:
+            lines += unknown_keys(view[key], known[key])
+    return lines
+
+
+def _mode(value: Any) -> str:
+    """One of MODES; YAML reads a bare ``off`` (or ``no``, ``false``) as false."""
+    if value is False:
+        return "off"
+    if value not in MODES:
+        raise ValueError(f"must be one of {', '.join(MODES)}")
+    return value
+
+
 def _model(view: confuse.ConfigView) -> str:
-    """A packaged model's name, '' for the default, or a file's path."""
+    """A packaged model's name (any case), '' for the default, or the path
+    of a genreclf model file (checked without loading it)."""
     value = _read(view, str)
-    if not value or value in PACKAGED_MODELS:
-        return value
-    return _read(view, confuse.Filename())
+    if not value or value.casefold() in PACKAGED_MODELS:
+        return value.casefold()
+    return _parsed(view.name, _read(view, confuse.Filename()), _model_file)
+
+
+def _model_file(path: str) -> str:
+    try:
+        check_model_file(path)
+    except NotAModel as exc:
+        names = ", ".join(PACKAGED_MODELS)
+        raise ValueError(f"must be {names} or a genreclf model file ({exc})") from None
+    return path
 
 
 def _read(view: confuse.ConfigView, template: Any) -> Any:
@@ -134,7 +185,15 @@ def _parsed(key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
     try:
         return parse(value)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"genreclf: bad configuration: {key}: {exc}; got {value!r}") from exc
+        raise SettingsError(
+            f"genreclf: bad configuration: {key}: {exc}; got {_plain(value)}"
+        ) from exc
+
+
+def _plain(value: Any) -> str:
+    """``value`` as the user wrote it, near enough: mappings and lists in
+    YAML's flow style, rather than Python's OrderedDict(...)."""
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 def _is_number(value: Any) -> bool:

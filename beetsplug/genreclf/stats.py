@@ -12,11 +12,12 @@ import bisect
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .explain import bar, no_items_text
 from .learn import Synonyms
+from .mood import MOOD_FIELD
 from .policy import CONFIDENCE_FIELD, GENRE_FIELD, SOURCE_FIELD, GenrePolicy, genre_key
 from .tagging import album_ours
 from .tags import display_name, shown_path
@@ -71,6 +72,7 @@ class LibraryStats:
     confidence_bins: list[int]  # items per CONFIDENCE_EDGES interval
     min_confidence: float
     disagreements: list[Disagreement]  # most confident first
+    moods: Counter = field(default_factory=Counter)  # predicted mood -> items
 
     @property
     def analysed(self) -> int:
@@ -83,6 +85,7 @@ def library_stats(
     """Statistics of the stored predictions of ``items`` (``taught``: what
     the learned head behind learned predictions knows, see :func:`disagrees`)."""
     genres: Counter = Counter()
+    moods: Counter = Counter()
     confidence_sums: Counter = Counter()
     bins = [0] * (len(CONFIDENCE_EDGES) - 1)
     disagreements = []
@@ -93,6 +96,8 @@ def library_stats(
         if not label or confidence is None:
             continue
         genres[label] += 1
+        if item.get(MOOD_FIELD):
+            moods[item[MOOD_FIELD]] += 1
         confidence_sums[label] += confidence
         bins[bisect.bisect_right(CONFIDENCE_EDGES[1:-1], confidence)] += 1
         if disagrees(item.genres, label, confidence, policy, judged_by(item, taught)):
@@ -100,7 +105,9 @@ def library_stats(
                 Disagreement(item.id, confidence, label, list(item.genres), display_name(item))
             )
     disagreements.sort(key=lambda d: -d.confidence)
-    return LibraryStats(count, genres, confidence_sums, bins, policy.min_confidence, disagreements)
+    return LibraryStats(
+        count, genres, confidence_sums, bins, policy.min_confidence, disagreements, moods
+    )
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,8 @@ def stats_text(stats: LibraryStats, query: Sequence[str] = ()) -> str:
     lines = [f"{stats.items} items, {stats.analysed} analysed", ""]
     if stats.analysed:
         lines += _genre_table(stats) + [""] + _confidence_table(stats) + [""]
+    if stats.moods:
+        lines += _mood_table(stats) + [""]
     lines += _disagreement_list(stats, query)
     return "\n".join(lines)
 
@@ -239,6 +248,15 @@ def _genre_table(stats: LibraryStats) -> list[str]:
             f"{label:<{width}}  {count:>5}  {share:>5.0%}  {mean:>15.2f}  {bar(share, BAR_WIDTH)}"
         )
     return [line.rstrip() for line in lines]
+
+
+def _mood_table(stats: LibraryStats) -> list[str]:
+    total = sum(stats.moods.values())
+    lines = ["predicted mood  items  share"]
+    for mood, count in stats.moods.most_common():
+        share = count / total
+        lines.append(f"{mood:<14}  {count:>5}  {share:>5.0%}  {bar(share, BAR_WIDTH)}".rstrip())
+    return lines
 
 
 def _confidence_table(stats: LibraryStats) -> list[str]:

@@ -6,12 +6,14 @@ fails is one line and a count, and the run goes on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from beets import config, ui
 from beets.library import FileOperationError
 
-from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, joined
+from .mood import MOOD_FIELD
+from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, NONMUSIC, joined
 from .tags import display_name, shown_path, write_tags
 from .unanalysable import clear
 
@@ -22,17 +24,28 @@ if TYPE_CHECKING:
     from .cache import AnalysisCache
     from .policy import Decision
     from .progress import RunSummary
+    from .settings import Settings
+
+
+def tag_fields(settings: Settings) -> list[str]:
+    """The fields a tag write puts into files: genres, and ours when asked."""
+    custom = [GENRE_FIELD, CONFIDENCE_FIELD] if settings.custom_tags else []
+    mood = [MOOD_FIELD] if settings.mood and settings.mood_tags else []
+    return ["genres", *custom, *mood]
 
 
 class Storer:
-    """Stores (or, pretending, shows) decisions; writes tags when asked.
-    ``cache`` (once the run has one) is refreshed after each tag write."""
+    """Stores (or, pretending, shows) decisions; writes ``tag_fields`` into
+    files when asked, and then refreshes the run's ``cache`` (opened on
+    first use: the file's audio is unchanged, its size and time are new)."""
 
-    def __init__(self, log, summary: RunSummary, custom_tags: bool) -> None:
+    def __init__(
+        self, log, summary: RunSummary, tag_fields: list[str], cache: Callable[[], AnalysisCache]
+    ) -> None:
         self.log = log
         self.summary = summary
-        self.tag_fields = ["genres", *([GENRE_FIELD, CONFIDENCE_FIELD] if custom_tags else [])]
-        self.cache: AnalysisCache | None = None
+        self.tag_fields = tag_fields
+        self.cache = cache
 
     def store(
         self, item: Item, decision: Decision, outcome: Outcome, write: bool, pretend: bool
@@ -50,6 +63,8 @@ class Storer:
             )
         if decision.genres_changed:
             self.summary.genres_set[joined(decision.genres)] += 1
+        if decision.label == NONMUSIC:
+            self.summary.not_music += 1
         if pretend:
             show(item, decision)
             self.summary.analysed += 1
@@ -91,8 +106,7 @@ class Storer:
             return False
         if wrote:
             self.summary.written += 1
-            if self.cache is not None:
-                self.cache.refresh(item.path)  # same audio, new tags
+            self.cache().refresh(item.path)  # same audio, new tags
             item.store()  # its new mtime
         return True
 

@@ -174,6 +174,7 @@ class Tagger:
             labeller,
             policy,
             album_ours(album),
+            [outcome.prediction.embedding for _, outcome in analysed],
         )
         tops = [decision.label for _, _, decision in decisions]
         follows = not self._per_track(album) and album_supported(together.label, tops)
