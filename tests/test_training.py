@@ -16,7 +16,7 @@ pytest.importorskip("torch")
 
 import training.fast.__main__ as main  # noqa: E402
 from beetsplug.genreclf.features import FeatureParams  # noqa: E402
-from beetsplug.genreclf.model import PACKAGED, GenreModel  # noqa: E402
+from beetsplug.genreclf.model import METADATA_KEY, PACKAGED, GenreModel  # noqa: E402
 from training.accurate.data import PatchFeatures  # noqa: E402
 from training.common.views import POLICIES  # noqa: E402
 from training.fast.export import check_parity, export_onnx  # noqa: E402
@@ -157,12 +157,23 @@ def test_unreadable_clip_is_reported_and_skipped(trained):
     assert [entry.split(":")[0] for entry in metrics["skipped"]] == ["hum/hum.00099"]
 
 
+def trained_part(path: Path) -> tuple[bytes, dict]:
+    """The graph and the metadata, less the recommended windows: those are
+    the fastest of the equally accurate policies, timed on a shared machine."""
+    import onnx
+
+    model = onnx.load(str(path))
+    metadata = json.loads({p.key: p.value for p in model.metadata_props}[METADATA_KEY])
+    del metadata["windows"]
+    return model.graph.SerializeToString(), metadata
+
+
 def test_same_seed_gives_the_same_model(dataset, trained, tmp_path, monkeypatch):
     first, out = trained
     second = train_tiny(dataset, tmp_path / "second", monkeypatch)
-    assert (tmp_path / "second" / "model" / "genreclf.onnx").read_bytes() == (
+    assert trained_part(tmp_path / "second" / "model" / "genreclf.onnx") == trained_part(
         out / "model" / "genreclf.onnx"
-    ).read_bytes()
+    )
     assert second["evaluation"] == first["evaluation"]
     assert second["calibration"] == first["calibration"]
 
