@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--other-models", default="", help="also their full path, comma-separated")
     parser.add_argument("--formats", default="mp3,flac,ogg", help="generated corpus formats")
     parser.add_argument(
+        "--compare-mood", action="store_true", help="also the full path with mood: no"
+    )
+    parser.add_argument(
         "--backend",
         choices=("loky", "threading", "dask"),
         default="loky",
@@ -121,6 +124,13 @@ def main() -> None:
         for name in filter(None, args.other_models.split(","))
     ]
     results += others
+    without_mood = None
+    if args.compare_mood:
+        without_mood = path(
+            work / "full-nomood", tracks, jobs=args.jobs, mood=False,
+            name=f"full path, {args.jobs} workers, mood: no",
+        )
+        results.append(without_mood)
     other = None
     if args.backend != "loky":
         other = path(
@@ -162,6 +172,8 @@ def main() -> None:
     for other_run in others:
         print(f"  {other_run.name}: {other_run.rate / naive.rate:6.1f}x the naive baseline")
     print(f"efficiency against the floor:     {full.rate / floor_run.rate:6.0%}")
+    if without_mood:
+        print(f"time with mood against without:   {without_mood.rate / full.rate:6.1%}")
     if other:
         print(
             f"{args.backend} against loky:             {other.rate / full.rate:6.0%}"
@@ -198,7 +210,12 @@ def corpus_summary(tracks: list[Path]) -> str:
 
 
 def make_library(
-    folder: Path, tracks: list[Path], copy: bool = True, backend: str = "loky", model: str = ""
+    folder: Path,
+    tracks: list[Path],
+    copy: bool = True,
+    backend: str = "loky",
+    model: str = "",
+    mood: bool = True,
 ) -> Path:
     """A fresh beets library in ``folder`` holding (copies of) ``tracks``."""
     shutil.rmtree(folder, ignore_errors=True)
@@ -207,7 +224,7 @@ def make_library(
     (folder / "config.yaml").write_text(
         f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
         f"create_backup_before_migrations: no\ngenreclf:\n  auto: no\n  backend: {backend}\n"
-        f"  model: '{model}'\n"
+        f"  model: '{model}'\n  mood: {'yes' if mood else 'no'}\n"
     )
     lib = Library(str(folder / "library.db"), str(music))
     with lib.transaction():
@@ -230,9 +247,10 @@ def full_path(
     copy: bool = True,
     backend: str = "loky",
     model: str = "",
+    mood: bool = True,
 ) -> Measurement:
     """`beet genreclf -w -j JOBS` on a fresh library of ``tracks``."""
-    make_library(folder, tracks, copy=copy, backend=backend, model=model)
+    make_library(folder, tracks, copy=copy, backend=backend, model=model, mood=mood)
     print(f"{name}: {len(tracks)} tracks ...", flush=True)
     seconds, peak = run_measured([str(BEET), "genreclf", "-w", "-j", str(jobs)], folder)
     return Measurement(name, len(tracks), seconds, peak)

@@ -14,7 +14,7 @@ from mediafile import MediaFile
 
 from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
-from beetsplug.genreclf.policy import DISPLAY_NAMES
+from beetsplug.genreclf.policy import DISPLAY_NAMES, GenrePolicy
 from beetsplug.genreclf.run import setup_name
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
@@ -61,6 +61,6 @@ def file_genres(path) -> list[str]:
     return MediaFile(path).genres or []
 
 
-def written(label: str) -> str:
-    """The genre a label of the model is written as into ``genres``."""
-    return DISPLAY_NAMES.get(label, label)
+def written(label: str) -> list[str]:
+    """The genres a label of the model is written as (none for ``nonmusic``)."""
+    return GenrePolicy(display_names=DISPLAY_NAMES).mapped(label)

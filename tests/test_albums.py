@@ -33,7 +33,7 @@ class AlbumTestBase(GenreClfTestBase):
                 item.genreclf_confidence >= MIXED_TRACK_CONFIDENCE
             )
             expected = item.genreclf_genre if own else album.genreclf_genre
-            assert item.genres == [written(expected)], (item.title, item.genreclf_top, album.genreclf_top)
+            assert item.genres == written(expected), (item.title, item.genreclf_top, album.genreclf_top)
 
 
 class TestImport(AlbumTestBase):
@@ -55,7 +55,7 @@ class TestImport(AlbumTestBase):
         self.import_album(ONE_STYLE, "-c")
 
         [album] = self.lib.albums()
-        assert {tuple(item.genres) for item in album.items()} == {(written(album.genreclf_genre),)}
+        assert {tuple(item.genres) for item in album.items()} == {tuple(written(album.genreclf_genre))}
 
     def test_singletons_are_tagged_per_track(self):
         self.setup_plugin()
@@ -63,7 +63,7 @@ class TestImport(AlbumTestBase):
 
         assert list(self.lib.albums()) == []
         for item in self.lib.items():
-            assert item.genres == [written(item.genreclf_genre)]
+            assert item.genres == written(item.genreclf_genre)
 
     def test_genres_from_track_keeps_each_tracks_own(self):
         self.setup_plugin(genres_from="track")
@@ -72,7 +72,7 @@ class TestImport(AlbumTestBase):
         [album] = self.lib.albums()
         assert album.genreclf_genre
         for item in album.items():
-            assert item.genres == [written(item.genreclf_genre)]
+            assert item.genres == written(item.genreclf_genre)
 
     def test_a_compilation_keeps_each_tracks_own(self):
         self.setup_plugin()
@@ -81,7 +81,7 @@ class TestImport(AlbumTestBase):
         [album] = self.lib.albums()
         assert album.genreclf_genre
         for item in album.items():
-            assert item.genres == [written(item.genreclf_genre)]
+            assert item.genres == written(item.genreclf_genre)
 
 
 class TestCommand(AlbumTestBase):
@@ -122,7 +122,7 @@ class TestCommand(AlbumTestBase):
 
         self.run_command("genreclf", "-a", "-W")
         album = self.lib.get_album(album.id)
-        assert album.genres == [album.genreclf_genre]
+        assert album.genres == written(album.genreclf_genre)
 
     def test_emptied_genres_get_the_stored_prediction_again(self, caplog):
         """`beet modify genres!` then `beet genreclf`: the stored album

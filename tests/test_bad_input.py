@@ -134,7 +134,7 @@ class BadInputBase(PluginTestHelper):
         assert item.genreclf_model == SETUP, item.filepath
         assert item.genreclf_genre in MODEL.labels
         assert np.isfinite(item.genreclf_confidence) and 0.0 < item.genreclf_confidence <= 1.0
-        assert MediaFile(item.path).genres == [written(item.genreclf_genre)]
+        assert MediaFile(item.path).genres == written(item.genreclf_genre)
 
 
 # 1-7, 10: files that cannot be analysed.
@@ -567,7 +567,7 @@ class TestForeignTagsPreserved(BadInputBase):
         changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
         foreign = {k: (before.get(k), after.get(k)) for k in changed if not is_genre_key(k)}
         assert foreign == {}
-        assert MediaFile(path).genres == [written(self.reloaded(item).genreclf_genre)]
+        assert MediaFile(path).genres == written(self.reloaded(item).genreclf_genre)
 
 
 # Properties.

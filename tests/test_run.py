@@ -111,7 +111,7 @@ class TestWrite(ImportTestBase):
         self.run_command("genreclf", "-w")
 
         for item in self.lib.items():
-            assert item.genres == [written(item.genreclf_genre)]
+            assert item.genres == written(item.genreclf_genre)
             assert file_genres(item.path) == item.genres
 
     def test_force_w_from_the_cache_writes_too(self):

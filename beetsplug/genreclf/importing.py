@@ -95,16 +95,15 @@ class ImportRun(TaggingRun):
         """After beets copied/moved the files (and maybe wrote their tags):
         the cache follows each file, failures are recorded, and our tags are
         written if asked."""
-        cache = self.storer.cache
+        cache = self.storer.cache()
         for item in items:
             analysed_at = self._analysed_at.pop(item.id, None)
-            if analysed_at is not None and cache is not None:
+            if analysed_at is not None:
                 cache.move(analysed_at, item.path)
             self.errors.placed(item)
             if write and item.get(MODEL_FIELD):
                 self.storer.write(item)
-        if cache is not None:
-            cache.commit()
+        cache.commit()
 
 
 class PlacedErrorRecord(ErrorRecord):
