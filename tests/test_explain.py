@@ -21,7 +21,7 @@ from tests.audiogen import synthesize, write_audio
 from tests.helper import MODEL, GenreClfTestBase, file_genres
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# 12 s tracks in two windows of 4 s, from 2.67 s and 5.33 s: one segment each.
+# 12 s tracks in two windows of 4 s, side by side from 2 s to 10 s: one segment each.
 TWO_WINDOWS = {"windows": 2, "window_seconds": 4.0}
 
 
@@ -47,7 +47,7 @@ class TestExplain(GenreClfTestBase):
         output = capsys.readouterr().out
         headers, rows = chart_rows(output)
         assert output.startswith(str(self.music / "chords.flac"))
-        assert headers == ["0:02", "0:05", "overall"]
+        assert headers == ["0:02", "0:06", "overall"]  # side by side: 2-6 s, 6-10 s
         assert sorted(rows) == sorted(MODEL.labels)
         assert all(len(cells) == 3 for cells in rows.values())
         overall = [int(cells[-1][:-1]) for cells in rows.values()]
@@ -293,7 +293,7 @@ class TestPlot(GenreClfTestBase):
             genres = [label.get_text() for label in ax.get_yticklabels()]
             assert sorted(genres) == sorted(MODEL.labels)
             windows = [label.get_text() for label in ax.get_xticklabels()]
-            assert windows == ["0:02", "0:05", "overall"]
+            assert windows == ["0:02", "0:06", "overall"]
             assert ax.get_images()[0].get_array().shape == (len(MODEL.labels), 3)
 
     def test_stats_plot_has_one_bar_per_genre(self, figures, tmp_path):
