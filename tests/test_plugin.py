@@ -107,7 +107,8 @@ class TestCommand(GenreClfTestBase):
             m.startswith("analysed 1, skipped 1 (already analysed), failed 0")
             for m in messages
         )
-        assert f"genres set: {self.reloaded(beats).genreclf_genre} 1" in messages
+        [genre] = written(self.reloaded(beats).genreclf_genre)
+        assert f"genres set: {genre} 1" in messages
 
     def test_summary_counts_genres_set_not_predictions(self, caplog):
         self.setup_plugin(mode="off")
@@ -312,7 +313,7 @@ class TestBadInput(GenreClfTestBase):
 
 
 class TestTagsPreserved(GenreClfTestBase):
-    @pytest.mark.parametrize("name", ["chords.mp3", "beats.flac", "noise.ogg", "beats.m4a"])
+    @pytest.mark.parametrize("name", ["chords.mp3", "beats.flac", "chords.ogg", "beats.m4a"])
     def test_only_the_genre_tag_changes(self, name):
         self.setup_plugin(mode="replace")
         path = self.music / name

@@ -116,7 +116,7 @@ class TestWrite(ImportTestBase):
 
     def test_force_w_from_the_cache_writes_too(self):
         self.setup_plugin()
-        [item] = self.add_tracks("noise.mp3")
+        [item] = self.add_tracks("beats.mp3")
         self.run_command("genreclf", "-W")
         assert file_genres(item.path) == []
 
@@ -126,7 +126,7 @@ class TestWrite(ImportTestBase):
 
     def test_nothing_is_rewritten_when_the_file_already_agrees(self):
         self.setup_plugin()
-        [item] = self.add_tracks("noise.flac")
+        [item] = self.add_tracks("beats.flac")
         self.run_command("genreclf", "-w")
         written = os.stat(item.path).st_mtime_ns
 
