@@ -69,6 +69,7 @@ from training.accurate.export import (
 )
 from training.accurate.heads import CANDIDATES
 from training.common.data import data_parser
+from training.common.evaluate import threshold_summary
 from training.common.nonmusic import NONMUSIC_DIR
 from training.common.real_check import MismatchedRuns, fast_model_predictions, paired_comparison
 from training.common.window_speed import window_speed
@@ -96,19 +97,12 @@ def calibrate(evaluation: dict, labels: list[str]) -> dict:
     """min_confidence: the lowest confidence at which the real-music check's
     out-of-fold predictions (every real recording predicted by a head that
     never heard its artist) are right TARGET_PRECISION of the time; with the
-    precision and the share of tracks it keeps. Rounded down to 3 decimals,
-    so that the track at the threshold still passes."""
+    precision and the share of tracks it keeps (``threshold_summary``)."""
     out_of_fold = evaluation["extra_out_of_fold"]
     probabilities = np.array(list(out_of_fold.values()))
     truth = np.array([labels.index(label) for label in evaluation["extra_truth"]])
     found = confidence_threshold(probabilities, truth, TARGET_PRECISION)
-    return {
-        "min_confidence": float(np.floor(found.min_confidence * 1000) / 1000),
-        "precision": found.precision,
-        "coverage": found.coverage,
-        "target_precision": TARGET_PRECISION,
-        "reached": found.reached,
-    }
+    return threshold_summary(found, TARGET_PRECISION)
 
 
 def patch_seconds(params: LogMelParams) -> float:

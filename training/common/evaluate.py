@@ -69,3 +69,16 @@ def save_confusion_png(
     figure.tight_layout()
     figure.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: stable bytes
     plt.close(figure)
+
+
+def threshold_summary(found, target_precision: float) -> dict:
+    """A model's ``min_confidence`` record from a ``confidence_threshold``
+    result: rounded down to 3 decimals, so that the track at the threshold
+    still passes; with the precision and coverage it gives."""
+    return {
+        "min_confidence": float(np.floor(found.min_confidence * 1000) / 1000),
+        "precision": found.precision,
+        "coverage": found.coverage,
+        "target_precision": target_precision,
+        "reached": found.reached,
+    }

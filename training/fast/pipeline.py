@@ -27,6 +27,7 @@ from torch import nn
 from beetsplug.genreclf.features import FeatureParams
 from beetsplug.genreclf.learn import confidence_threshold
 from training.common.blocks import Blocks
+from training.common.evaluate import threshold_summary
 from training.common.seeding import make_deterministic
 from training.common.views import WHOLE, all_views
 from training.fast.baselines import logistic_regression_probabilities, mfcc_statistics
@@ -343,8 +344,7 @@ def train_and_evaluate(
 def calibrate(truth: np.ndarray, probabilities: np.ndarray, target_precision: float) -> dict:
     """A model's ``min_confidence`` from out-of-fold predictions, each genre
     weighted equally, at least a tenth of the tracks (and 5) kept; with the
-    precision and coverage it gives. Rounded down to 3 decimals, so that
-    the track at the threshold still passes."""
+    precision and coverage it gives (see ``threshold_summary``)."""
     found = confidence_threshold(
         probabilities,
         truth,
@@ -352,10 +352,4 @@ def calibrate(truth: np.ndarray, probabilities: np.ndarray, target_precision: fl
         balanced=True,
         min_tracks=max(5, len(truth) // 10),
     )
-    return {
-        "min_confidence": float(np.floor(found.min_confidence * 1000) / 1000),
-        "precision": found.precision,
-        "coverage": found.coverage,
-        "target_precision": target_precision,
-        "reached": found.reached,
-    }
+    return threshold_summary(found, target_precision)
