@@ -30,7 +30,8 @@ def corpus() -> Corpus:
         track(f"m{i}", gtzan[i].label, "gtzan", gtzan[i].group, "mixture") for i in range(0, 12, 4)
     ]
     extra = [
-        track(f"e{i}", ["rock", "electronic"][i % 2], "extra", f"artist:{i // 2}") for i in range(20)
+        track(f"e{i}", ["rock", "electronic"][i % 2], "extra", f"artist:{i // 2}")
+        for i in range(20)
     ]
     nonmusic = [
         track(f"n{i}", NONMUSIC, "nonmusic", f"voice:{i % 6}", "nonmusic:speech") for i in range(18)
@@ -82,7 +83,9 @@ def test_judged_counts_what_was_called_what():
     assert judged.share_called(music, NONMUSIC) == pytest.approx(1 / 3)
     assert judged.share_right(music) == pytest.approx(2 / 3)
     found = judged.metrics(music)
-    assert found["balanced_accuracy"] == pytest.approx((0.5 + 1.0) / 2)  # rock 1 of 2, electronic 1 of 1
+    assert found["balanced_accuracy"] == pytest.approx(
+        (0.5 + 1.0) / 2
+    )  # rock 1 of 2, electronic 1 of 1
     assert judged.per_origin(tracks) == {
         "extra": {"tracks": 3, "accuracy": pytest.approx(2 / 3)},
         "nonmusic:noise": {"tracks": 1, "accuracy": 1.0},

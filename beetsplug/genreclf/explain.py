@@ -6,10 +6,10 @@ window, averaged alone, show what the model made of that part of the track.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 from collections.abc import Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -101,7 +101,9 @@ def explain(
     embeddings = prediction.segment_embeddings
     moods = np.stack([mood_head.probabilities(embeddings[a:b].mean(axis=0)) for a, b in spans])
     overall = mood_head.probabilities(prediction.embedding)
-    mood = dataclasses.replace(explanation, kind="mood", **ranked(moods, overall, list(MOOD_LABELS)))
+    mood = dataclasses.replace(
+        explanation, kind="mood", **ranked(moods, overall, list(MOOD_LABELS))
+    )
     return dataclasses.replace(explanation, mood=mood)
 
 

@@ -43,7 +43,9 @@ class MoodHead:
         if not isinstance(found, dict) or tuple(found.get("labels", ())) != MOOD_LABELS:
             raise ValueError(f"mood head must have labels {list(MOOD_LABELS)}")
         try:
-            head = cls(*(np.asarray(found[k], np.float32) for k in ("mean", "scale", "weights", "bias")))
+            head = cls(
+                *(np.asarray(found[k], np.float32) for k in ("mean", "scale", "weights", "bias"))
+            )
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"unreadable mood head ({exc})") from exc
         shapes = (head.mean.shape, head.scale.shape, head.weights.shape, head.bias.shape)

@@ -27,6 +27,7 @@ import numpy as np
 import onnx
 
 from beetsplug.genreclf.features import LogMelParams
+from beetsplug.genreclf.learn import confidence_threshold
 from beetsplug.genreclf.model import PACKAGED
 from training.accurate.card import FAST_METRICS, write_card
 from training.accurate.convert import (
@@ -36,7 +37,6 @@ from training.accurate.convert import (
     source_record,
     unpack,
 )
-from beetsplug.genreclf.learn import confidence_threshold
 from training.accurate.data import (
     NONMUSIC,
     PatchFeatures,
@@ -57,7 +57,6 @@ from training.accurate.evaluate import (
     is_real,
     sequences_for,
 )
-from training.accurate.mood import evaluate_and_fit
 from training.accurate.export import (
     AGGREGATION,
     METADATA_FORMAT,
@@ -68,6 +67,7 @@ from training.accurate.export import (
     write_model,
 )
 from training.accurate.heads import CANDIDATES
+from training.accurate.mood import evaluate_and_fit
 from training.common.data import data_parser
 from training.common.evaluate import threshold_summary
 from training.common.nonmusic import NONMUSIC_DIR
@@ -156,7 +156,9 @@ def main() -> None:
     parser = data_parser("python -m training.accurate", __doc__)
     parser.add_argument("--nonmusic", type=Path, default=NONMUSIC_DIR, help="make nonmusic's clips")
     parser.add_argument("--out", type=Path, default=Path("models"), help="card and metrics")
-    parser.add_argument("--model", type=Path, default=PACKAGED["accurate"], help="the shipped model")
+    parser.add_argument(
+        "--model", type=Path, default=PACKAGED["accurate"], help="the shipped model"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -222,8 +224,7 @@ def main() -> None:
             "mood": len(moods),
         },
         "evaluation": {
-            c: {k: v for k, v in e.items() if k not in PER_TRACK}
-            for c, e in evaluation.items()
+            c: {k: v for k, v in e.items() if k not in PER_TRACK} for c, e in evaluation.items()
         },
         "versus_fast": versus_fast_of(evaluation[chosen]["extra_out_of_fold"]),
         "extra_out_of_fold": evaluation[chosen]["extra_out_of_fold"],  # for common.real_check

@@ -80,7 +80,11 @@ def per_source_table(metrics: dict) -> str:
     names = list(evaluation)
     sources = evaluation[metrics["chosen"]]["extra_cv_per_source"]
     rows = [
-        [source, found["tracks"], *(pct(evaluation[n]["extra_cv_per_source"][source]["accuracy"]) for n in names)]
+        [
+            source,
+            found["tracks"],
+            *(pct(evaluation[n]["extra_cv_per_source"][source]["accuracy"]) for n in names),
+        ]
         for source, found in sources.items()
     ]
     return markdown_table(["source (`source_repo`)", "tracks", *(f"`{n}`" for n in names)], rows)
@@ -88,7 +92,10 @@ def per_source_table(metrics: dict) -> str:
 
 def nonmusic_section(metrics: dict) -> str:
     found = metrics["evaluation"][metrics["chosen"]]["nonmusic"]
-    rows = [[kind.split(":")[1], k["tracks"], pct(k["accuracy"])] for kind, k in found["recognised_per_kind"].items()]
+    rows = [
+        [kind.split(":")[1], k["tracks"], pct(k["accuracy"])]
+        for kind, k in found["recognised_per_kind"].items()
+    ]
     return (
         f"{found['clips']} generated clips, 5 folds grouped by voice, package or generator (a "
         "voice or a game is never on both sides), each predicted by a head trained on all music "
@@ -113,7 +120,13 @@ def mood_section(mood: dict) -> str:
         ]
         for kind, found in mood["evaluation"].items()
     ]
-    header = ["input", "quadrant acc. %", "arousal acc. %", "valence acc. %", *(f"{m} recall %" for m in MOOD_LABELS)]
+    header = [
+        "input",
+        "quadrant acc. %",
+        "arousal acc. %",
+        "valence acc. %",
+        *(f"{m} recall %" for m in MOOD_LABELS),
+    ]
     shipped = mood["evaluation"][mood["shipped_input"]]
     return (
         f"{mood['clips']} clips of the 4Q emotion dataset (`../shared/extra/4q`, {mood['artists']} "
@@ -132,7 +145,10 @@ def mood_section(mood: dict) -> str:
 
 def learning_curve_section(curve: dict) -> str:
     sizes = sorted({int(n) for found in curve.values() for n in found})
-    rows = [[genre, *(pct(found.get(str(n), found.get(n))) for n in sizes)] for genre, found in curve.items()]
+    rows = [
+        [genre, *(pct(found.get(str(n), found.get(n))) for n in sizes)]
+        for genre, found in curve.items()
+    ]
     return (
         "Recall on the real-music check when each fold's training side keeps only the first n "
         "real recordings of a genre (GTZAN has none of these two; the shipped head's C and "

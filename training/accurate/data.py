@@ -41,7 +41,9 @@ class Track:
     label: str
     source: str  # "gtzan", "extra" or "nonmusic"
     group: str  # held out together: a GTZAN split list, an artist, a file, a not-music group
-    origin: str  # where it came from: "gtzan", "mixture", an extra row's source_repo, "nonmusic:<kind>"
+    origin: (
+        str  # where it came from: "gtzan", "mixture", an extra row's source_repo, "nonmusic:<kind>"
+    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ def mixture_tracks(root: Path, gtzan: list[Track]) -> list[Track]:
         music = by_clip.get(Path(row["music"]).stem)
         if music is not None:
             key = f"nonmusic/{row['file']}"
-            found.append(Track(key, root / row["file"], music.label, "gtzan", music.group, "mixture"))
+            found.append(
+                Track(key, root / row["file"], music.label, "gtzan", music.group, "mixture")
+            )
     return found
 
 

@@ -113,9 +113,10 @@ def gtzan_sides(corpus: Corpus) -> Iterator[HeldOut]:
     for train, test in gtzan_folds(corpus.gtzan):
         held = {corpus.gtzan[i].group for i in test}
         mixtures = [t for t in corpus.mixtures if t.group not in held]
-        yield train + mixtures + corpus.nonmusic, [corpus.gtzan[i] for i in test] + [
-            t for t in corpus.mixtures if t.group in held
-        ]
+        yield (
+            train + mixtures + corpus.nonmusic,
+            [corpus.gtzan[i] for i in test] + [t for t in corpus.mixtures if t.group in held],
+        )
 
 
 def extra_sides(corpus: Corpus) -> Iterator[HeldOut]:
@@ -248,7 +249,9 @@ class Judged:
     def metrics(self, tracks: list[Track]) -> dict:
         """track_metrics, plus balanced accuracy (mean recall over the labels present)."""
         truth = np.array([self.labels.index(t.label) for t in tracks])
-        found = track_metrics(truth, np.stack([self.probabilities[t.key] for t in tracks]), self.labels)
+        found = track_metrics(
+            truth, np.stack([self.probabilities[t.key] for t in tracks]), self.labels
+        )
         recalls = [c["recall"] for c in found["per_class"].values() if c["support"]]
         return {**found, "balanced_accuracy": float(np.mean(recalls))}
 

@@ -33,7 +33,9 @@ def mood_inputs(features: dict[str, PatchFeatures], tracks: list[Track], kind: s
     rows = []
     for track in tracks:
         found = features[track.key]
-        patches = found.embedding if kind == "embedding" else np.hstack([found.embedding, found.tags])
+        patches = (
+            found.embedding if kind == "embedding" else np.hstack([found.embedding, found.tags])
+        )
         rows.append(patches.mean(axis=0))
     return np.stack(rows)
 
@@ -89,9 +91,7 @@ def mood_metrics(truth: np.ndarray, probabilities: np.ndarray) -> dict:
         "accuracy": float(np.mean(predicted == truth)),
         "arousal_accuracy": float(np.mean((share(probabilities, AROUSED) > 0.5) == aroused)),
         "valence_accuracy": float(np.mean((share(probabilities, POSITIVE) > 0.5) == positive)),
-        "recall": {
-            MOOD_LABELS[k]: float(np.mean(predicted[truth == k] == k)) for k in range(4)
-        },
+        "recall": {MOOD_LABELS[k]: float(np.mean(predicted[truth == k] == k)) for k in range(4)},
         "confusion": confusion.tolist(),
     }
 

@@ -201,11 +201,16 @@ def tone(n: int, rng: np.random.Generator) -> tuple[str, np.ndarray]:
     elif kind == "sweep":
         low, high = rng.uniform(20, 200), rng.uniform(2000, 10000)
         duration = t[-1] + 1 / SAMPLE_RATE
-        signal = np.sin(2 * np.pi * low * duration / np.log(high / low) * ((high / low) ** (t / duration) - 1))
+        signal = np.sin(
+            2 * np.pi * low * duration / np.log(high / low) * ((high / low) ** (t / duration) - 1)
+        )
     elif kind == "dtmf":
         rows, columns = rng.choice([697, 770, 852, 941], n), rng.choice([1209, 1336, 1477], n)
         on = (t % 0.25) < 0.12
-        signal = on * (np.sin(2 * np.pi * rows[(t / 0.25).astype(int)] * t) + np.sin(2 * np.pi * columns[(t / 0.25).astype(int)] * t))
+        signal = on * (
+            np.sin(2 * np.pi * rows[(t / 0.25).astype(int)] * t)
+            + np.sin(2 * np.pi * columns[(t / 0.25).astype(int)] * t)
+        )
     elif kind == "beeps":
         period = rng.uniform(0.5, 2.0)
         signal = ((t % period) < 0.2) * np.sin(2 * np.pi * rng.choice([800, 1000, 1500]) * t)
