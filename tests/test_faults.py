@@ -304,3 +304,15 @@ def _fill(folder: Path) -> None:
 
 def _no_space_left(*args, **kwargs) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_the_beets_process_keeps_its_own_ctrl_c():
+    """Only worker processes ignore SIGINT: with -j 1 or threads, analysis
+    runs in the beets process, which must still stop on Ctrl-C."""
+    import signal
+
+    from beetsplug.genreclf.analysis import ignore_interrupts_in_worker_process
+
+    before = signal.getsignal(signal.SIGINT)
+    ignore_interrupts_in_worker_process()
+    assert signal.getsignal(signal.SIGINT) is before

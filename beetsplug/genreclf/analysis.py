@@ -11,7 +11,10 @@ worker count. Work is streamed: only a few files per worker are in flight.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Callable, Generic, TypeVar
@@ -60,12 +63,23 @@ def analyse_file(
     """Decode ``path``, compute its features and predict (runs in a worker).
     ``detail``: keep each segment's embedding (for --explain with a head).
     What the decoders print goes into ``decoder_messages``, not the terminal."""
+    ignore_interrupts_in_worker_process()
     with captured_stderr() as said:
         analysis = _prediction_or_reason(path, model, windows, detail)
     if not said.text:
         return analysis
     error = analysis.error and f"{analysis.error} (decoder: {said.gist()})"
     return replace(analysis, error=error, decoder_messages=said.text)
+
+
+def ignore_interrupts_in_worker_process() -> None:
+    """Ctrl-C reaches the whole process group, but stopping is the beets
+    process's job (it stores what is done and ends the pool): a worker
+    process ignores SIGINT, so that it never dies printing a traceback. Not
+    in the beets process itself (``-j 1``, threads), nor in a worker thread."""
+    in_worker = multiprocessing.current_process().name != "MainProcess"
+    if in_worker and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _prediction_or_reason(
