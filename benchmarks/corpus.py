@@ -2,9 +2,11 @@
 music-like audio (chords over a beat, with some noise), 44.1 kHz stereo, in
 MP3, FLAC and Ogg Vorbis.
 
-Encoding minutes of MP3/Vorbis is slow, so a small pool of unique tracks is
-generated once (cached under ``benchmarks/corpus/``) and a corpus of any size
-is made of copies of the pool, round-robin over the formats.
+Encoding minutes of MP3/Vorbis is slow, so a pool of unique tracks is
+generated once (cached under ``benchmarks/corpus/``) and a corpus is made of
+copies of the pool, round-robin over the formats. The analysis cache knows a
+copy by its audio, so a throughput corpus needs as many unique tracks as it
+has tracks; copies only serve runs that measure something else (memory).
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ def music_like(seconds: float, seed: int) -> np.ndarray:
     return (0.5 * chords + 0.4 * beats + 0.1 * noise).astype(np.float32)
 
 
-def pool(unique: int = 12) -> list[Path]:
-    """``unique`` generated tracks (cached), formats round-robin."""
+def pool(unique: int = 12, formats: tuple[str, ...] = FORMATS) -> list[Path]:
+    """``unique`` generated tracks (cached), ``formats`` round-robin."""
     folder = CACHE / "pool"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     durations = rng.uniform(180, 300, unique)
-    paths = [folder / f"track{i:02d}{FORMATS[i % len(FORMATS)]}" for i in range(unique)]
+    paths = [folder / f"track{i:03d}{formats[i % len(formats)]}" for i in range(unique)]
     missing = [(p, d, i) for i, (p, d) in enumerate(zip(paths, durations)) if not p.exists()]
     if missing:
         print(f"generating {len(missing)} pool tracks (once; cached in {folder})", flush=True)

@@ -94,7 +94,7 @@ def main() -> None:
     if args.music:
         sources = music_files(args.music)[: args.tracks]
     else:
-        sources = [track for track in pool() if track.suffix in formats]
+        sources = pool(args.tracks, tuple(sorted(formats)))  # unique: copies hit the cache
     if not sources:
         sys.exit(f"no audio files under {args.music}")
     print(machine_line())
