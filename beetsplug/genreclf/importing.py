@@ -4,8 +4,7 @@ Singletons only wait there: each task holds one file, so analysing it in
 the stage would leave all workers but one idle. They are analysed when the
 first of them has its file placed, together with every singleton waiting
 by then (beets' threads keep staging while files are placed), and each is
-stored once its own file is placed (stored earlier, beets' own store of
-the item would overwrite it). Once beets has copied or moved the files,
+stored once its own file is placed. Once beets has copied or moved the files,
 the cache follows them, our tags are written and unanalysable files are
 recorded with the state of their library copy. Ctrl-C stops the import
 with our summary and a non-zero status."""
