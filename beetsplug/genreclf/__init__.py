@@ -160,14 +160,16 @@ class GenreClfPlugin(BeetsPlugin):
             self._import_run.tag_imported(task.imported_items())
 
     def import_task_files(self, session: ImportSession, task: ImportTask) -> None:
-        """Files are in place: the cache follows them, and tags are written
-        where beets did not write them (it does for APPLY/RETAG tasks only)."""
+        """Files are in place: singletons get their predictions, the cache
+        follows the files, and tags are written where beets did not write
+        ours (it writes APPLY/RETAG tasks only, before a singleton's
+        prediction is stored)."""
         from beets.importer import Action
 
         if self._import_run is None:
             return
         beets_wrote = task.apply or task.choice_flag == Action.RETAG
-        write = config["import"]["write"].get(bool) and not beets_wrote
+        write = config["import"]["write"].get(bool) and not (beets_wrote and task.is_album)
         self._import_run.files_placed(task.imported_items(), write)
 
     def import_end(self, **_) -> None:

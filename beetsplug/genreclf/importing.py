@@ -1,14 +1,21 @@
-"""The import-time part: one run for a whole ``beet import``. Predictions
-are stored in the import stage (files are not in place yet); once beets has
-copied or moved the files, the cache follows them, our tags are written and
-unanalysable files are recorded with the state of their library copy.
-Ctrl-C stops the import with our summary and a non-zero status."""
+"""The import-time part: one run for a whole ``beet import``. An album's
+predictions are stored in the import stage (files are not in place yet).
+Singletons only wait there: each task holds one file, so analysing it in
+the stage would leave all workers but one idle. They are analysed when the
+first of them has its file placed, together with every singleton waiting
+by then (beets' threads keep staging while files are placed), and each is
+stored once its own file is placed. Once beets has copied or moved the files,
+the cache follows them, our tags are written and unanalysable files are
+recorded with the state of their library copy. Ctrl-C stops the import
+with our summary and a non-zero status."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Sequence
+from contextlib import closing
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -22,6 +29,8 @@ from .unanalysable import ErrorRecord
 
 if TYPE_CHECKING:
     from beets.library import Album, Item
+
+    from .analysis import Outcome
 
 INTERRUPTED = (
     "genreclf: import interrupted; items beets had added but not yet moved stay at "
@@ -43,6 +52,12 @@ class ImportRun(TaggingRun):
         self.interrupted = False
         self._analysed_at: dict[int, bytes] = {}  # item id -> path when analysed
         self._previous_handler = None
+        self._waiting: dict[int, Item] = {}  # item id -> singleton staged, not analysed
+        self._handover = threading.Lock()  # guards _waiting: staged and placed in two threads
+        self._outcomes: dict[int, Outcome[Item]] = {}  # item id -> outcome, until placed
+        # Held while analysing or placing (beets' stage and placing threads
+        # would share the workers and the cache); the import's end waits for it.
+        self._working = threading.Lock()
 
     @cached_property
     def errors(self) -> PlacedErrorRecord:
@@ -70,22 +85,28 @@ class ImportRun(TaggingRun):
     def finish(self) -> None:
         """The import is over: its summary, and a non-zero status (a
         UserError) if Ctrl-C ended it."""
-        with self:
+        with self._working, self:
             if self.summary.total or self.interrupted:
                 self.report()
         if self.interrupted:
             raise ui.UserError(INTERRUPTED)
 
     def tag_imported(self, items: Sequence[Item]) -> None:
-        """The import stage for singletons: store predictions now (files are
-        not in place yet)."""
-        Tagger(self, write=False, force=False, pretend=False).tracks(items)
+        """The import stage for singletons: counted, and those to analyse
+        left waiting for :meth:`files_placed`."""
+        left = self._tagger().to_analyse(items)
         self._remember_paths(items)
+        with self._handover:
+            self._waiting.update((item.id, item) for item in left)
 
     def tag_imported_album(self, album: Album, items: Sequence[Item]) -> None:
         """The import stage for an album task."""
-        Tagger(self, write=False, force=False, pretend=False).albums([album])
+        with self._working:
+            self._tagger().albums([album])
         self._remember_paths(items)
+
+    def _tagger(self) -> Tagger:
+        return Tagger(self, write=False, force=False, pretend=False)
 
     def _remember_paths(self, items: Sequence[Item]) -> None:
         for item in items:
@@ -94,7 +115,40 @@ class ImportRun(TaggingRun):
     def files_placed(self, items: Sequence[Item], write: bool) -> None:
         """After beets copied/moved the files (and maybe wrote their tags):
         the cache follows each file, failures are recorded, and our tags are
-        written if asked."""
+        written if asked. Singletons are stored first."""
+        with self._working:
+            if self.interrupted:  # the import's end has reported and closed the run
+                raise ImportInterrupted
+            self._store_singletons(items)
+            self._follow_files(items, write)
+
+    def _store_singletons(self, items: Sequence[Item]) -> None:
+        """Store the outcomes of those of ``items`` that were left waiting,
+        analysing all that wait if one of them is not analysed yet."""
+        with self._handover:
+            unanalysed = any(item.id in self._waiting for item in items)
+        if unanalysed:
+            self._analyse_waiting()
+        tagger = self._tagger()
+        for item in items:
+            outcome = self._outcomes.pop(item.id, None)
+            if outcome is not None:
+                self._analysed_at[item.id] = os.fsencode(outcome.path)
+                tagger.apply(outcome)
+
+    def _analyse_waiting(self) -> None:
+        """Analyse every singleton waiting, each at its path now (moved or
+        not yet), in one batch; Ctrl-C stops it after the file at hand."""
+        with self._handover:
+            batch, self._waiting = list(self._waiting.values()), {}
+        work = [(item, os.fsdecode(item.path)) for item in batch]
+        with closing(self.outcomes(work)) as outcomes:
+            for outcome in outcomes:
+                if self.interrupted:
+                    raise ImportInterrupted
+                self._outcomes[outcome.key.id] = outcome
+
+    def _follow_files(self, items: Sequence[Item], write: bool) -> None:
         cache = self.storer.cache()
         for item in items:
             analysed_at = self._analysed_at.pop(item.id, None)

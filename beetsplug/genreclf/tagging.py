@@ -59,20 +59,31 @@ class Tagger:
         ``force``), store their predictions and, if ``write``, write our tags.
         Each item is stored as soon as it is done: an interrupted run loses
         nothing."""
+        work = [(item, os.fsdecode(item.path)) for item in self.to_analyse(items)]
+        if not work:
+            return
+        for outcome in self.run.outcomes(work):
+            self.apply(outcome)
+
+    def to_analyse(self, items: Sequence[Item]) -> list[Item]:
+        """Count ``items`` in the run's summary, skip those analysed by this
+        setup (unless ``force``) and those recorded as unanalysable: the
+        items left to analyse."""
         run = self.run
         run.summary.total += len(items)
-        work = []
+        left = []
         for item in items:
             if not self.force and item.get(MODEL_FIELD) == run.labeller.identity:
                 self._skip(item, *own_prediction(item))
             elif run.errors.worth_trying(item, self.force):
-                work.append((item, os.fsdecode(item.path)))
-        if not work:
-            return
-        for outcome in run.outcomes(work):
-            with interrupt_deferred():
-                self._apply(outcome)
-            run.show_progress()
+                left.append(item)
+        return left
+
+    def apply(self, outcome: Outcome[Item]) -> None:
+        """Store (and maybe write) one track's outcome, then show progress."""
+        with interrupt_deferred():
+            self._apply(outcome)
+        self.run.show_progress()
 
     def albums(self, albums: Sequence[Album]) -> None:
         """As :meth:`tracks`, album by album. Each album gets a prediction
