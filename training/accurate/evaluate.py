@@ -58,17 +58,6 @@ def fitted_head(candidate: str, sequences: Sequences, train: list[Track], labels
     )
 
 
-def fit_predict(
-    candidate: str,
-    sequences: Sequences,
-    train: list[Track],
-    test_inputs: list[np.ndarray],
-    labels: list[str],
-    seed: int,
-) -> np.ndarray:
-    return fitted_head(candidate, sequences, train, labels, seed).predict(test_inputs)
-
-
 Fold = tuple[list[Track], list[int]]  # training tracks, indices of the held-out ones
 
 

@@ -306,8 +306,6 @@ CANDIDATES = {
     "attention": Candidate("attention", False),
     "attention+tags": Candidate("attention", True),
 }
-# Linear on the mean: one per-patch ONNX graph.
-SHIPPABLE = tuple(name for name, c in CANDIDATES.items() if c.kind == "logreg")
 
 
 def make_head(candidate: str, n_labels: int, seed: int):
