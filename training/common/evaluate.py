@@ -82,3 +82,10 @@ def threshold_summary(found, target_precision: float) -> dict:
         "target_precision": target_precision,
         "reached": found.reached,
     }
+
+
+def in_order(probabilities: np.ndarray, known: list[str], labels: list[str]) -> np.ndarray:
+    """A model's probabilities over ``known`` as columns in ``labels`` order;
+    a label the model does not know gets 0 (an older model lacks new genres)."""
+    column = {label: i for i, label in enumerate(known)}
+    return np.array([probabilities[column[x]] if x in column else 0.0 for x in labels])

@@ -24,6 +24,7 @@ from training.accurate.card import FAST_METRICS, card_from_files
 from training.accurate.data import Track, extra_tracks, gtzan_tracks
 from training.common.blocks import make_blocks
 from training.common.data import data_parser
+from training.common.evaluate import in_order
 
 
 class MismatchedRuns(ValueError):
@@ -33,16 +34,19 @@ class MismatchedRuns(ValueError):
 def fast_model_predictions(
     fast_metrics: dict, gtzan: list[Track], extra: list[Track], labels: list[str]
 ) -> dict[str, np.ndarray]:
-    """The fast model's out-of-block probabilities per extra track key
-    (columns in ``labels`` order, which must be its run's)."""
+    """The fast model's out-of-block probabilities per extra track key, in
+    columns of ``labels`` (0 for a label it lacks, such as not music)."""
     tracks = make_blocks(gtzan, extra).tracks
     found = fast_metrics["calibration"]["out_of_block"]
-    truth = [labels[i] for i in found["truth"]]
-    if fast_metrics["labels"] != labels or truth != [t.label for t in tracks]:
+    fast_labels = fast_metrics["labels"]
+    truth = [fast_labels[i] for i in found["truth"]]
+    if truth != [t.label for t in tracks]:
         raise MismatchedRuns("the fast model's run predicted other tracks: retrain it (make train)")
     extra_keys = {t.key for t in extra}
     return {
-        t.key: np.array(p) for t, p in zip(tracks, found["probabilities"]) if t.key in extra_keys
+        t.key: in_order(np.array(p), fast_labels, labels)
+        for t, p in zip(tracks, found["probabilities"])
+        if t.key in extra_keys
     }
 
 

@@ -9,7 +9,7 @@ import numpy as np
 from beetsplug.genreclf.model import GenreModel
 from training.common.blocks import Blocks
 from training.common.calibration import cross_fitted, fit_temperature, reliability, scaled
-from training.common.evaluate import track_metrics
+from training.common.evaluate import in_order, track_metrics
 from training.common.views import POLICIES, WHOLE, all_views
 from training.fast.extract import ClipFeatures
 from training.fast.pipeline import VARIANTS, TrainingResult, calibrate, track_probabilities
@@ -120,8 +120,9 @@ def previous_model_on_extra(
     segments = [
         all_views(features[t.key].sliced(params.n_mfcc, False)[0], params)[WHOLE] for t in extra
     ]
-    order = [model.labels.index(label) for label in labels]
-    previous = np.stack([p.probabilities[order] for p in model.predict_tracks(segments)])
+    previous = np.stack(
+        [in_order(p.probabilities, model.labels, labels) for p in model.predict_tracks(segments)]
+    )
     index = {label: i for i, label in enumerate(labels)}
     truth = np.array([index[t.label] for t in extra])
     kept = np.array([t.key in unseen for t in extra])
