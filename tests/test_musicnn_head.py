@@ -10,12 +10,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper
-from sklearn.utils.class_weight import compute_class_weight
 
 pytest.importorskip("torch")
 
 from training.accurate.export import session, with_head  # noqa: E402
-from training.accurate.heads import LogRegHead, genre_weights  # noqa: E402
+from training.accurate.heads import LogRegHead  # noqa: E402
 
 FRAMES, BANDS, N_LABELS = 187, 96, 3
 
@@ -117,30 +116,6 @@ def prevalent_real_genre(rng: np.random.Generator):
     groups = np.array([f"gtzan:{i % 3}" for i in range(50)] + [f"artist:{i}" for i in range(12)])
     real = np.array([False] * 50 + [True] * 12)
     return sequences, labels, groups, real
-
-
-@pytest.mark.parametrize(
-    ("weighting", "weights", "expected"),
-    [
-        (None, [1, 1, 1, 1], [1, 1, 1, 1]),
-        ("balanced", [1, 1, 1, 1], [2 / 3, 2 / 3, 2 / 3, 2]),  # 4 / (2 genres * count)
-        ("tempered", [1, 1, 1, 1], [(2 / 3) ** 0.5] * 3 + [2**0.5]),
-        ("balanced", [1, 1, 1, 3], [1, 1, 1, 1]),  # weighted counts: 6 / (2 * 3) each
-        ("balanced", [2, 1, 1, 1], [5 / 8, 5 / 8, 5 / 8, 5 / 2]),
-    ],
-)
-def test_genre_weights(weighting, weights, expected):
-    found = genre_weights(np.array([0, 0, 0, 1]), weighting, np.array(weights, float))
-    assert np.allclose(found, expected)
-
-
-def test_balanced_genre_weights_are_sklearns():
-    rng = np.random.default_rng(0)
-    labels, weights = rng.integers(0, 3, 40), rng.choice([1.0, 10.0], 40)
-    per_genre = compute_class_weight(
-        "balanced", classes=np.arange(3), y=labels, sample_weight=weights
-    )
-    assert np.allclose(genre_weights(labels, "balanced", weights), per_genre[labels])
 
 
 @pytest.mark.parametrize(

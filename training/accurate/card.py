@@ -18,9 +18,8 @@ DESCRIPTIONS = {
         "real recordings (log-loss), genres alike"
     ),
     "logreg-mean+tags/real-prior": (
-        "the same, real recordings weighted up; weight, C and how genres are weighted (alike, "
-        "as often as they occur, or between: tempered) chosen on the training side's real "
-        "recordings"
+        "the same, real recordings weighted up; weight, C and whether genres count alike "
+        "chosen on the training side's real recordings"
     ),
 }
 FAST_METRICS = "metrics.json"  # the fast model's run, beside this card
@@ -225,12 +224,11 @@ def versus_fast_text(versus: dict) -> str:
 
 def refit_note(metrics: dict) -> str:
     weight = metrics["chosen_real_weight"]
-    genres = {
-        "balanced": "every genre weighted alike",
-        "tempered": "each genre weighted by the square root of how much rarer it is than "
-        "the mean (between alike and as often as it occurs)",
-        None: "genres weighted as often as they occur in training",
-    }[metrics["chosen_class_weight"]]
+    genres = (
+        "every genre weighted alike"
+        if metrics["chosen_class_weight"] == "balanced"
+        else "genres weighted as often as they occur in training"
+    )
     if weight == 1:
         return f"C = {metrics['chosen_c']}, {genres}"
     return (

@@ -148,11 +148,20 @@ def fine_tuned(train: list[Track], features, pooled, constants, labels, seed: in
         network,
         [pooled[t.key] for t in train],
         truth,
-        head.sample_weights(truth, is_real(train)),
+        loss_weights(head, train, truth),
         seed,
         recipe,
     )
     return head, network
+
+
+def loss_weights(head: LogRegHead, train: list[Track], truth: np.ndarray) -> np.ndarray:
+    """Per track, the weight the head's own fit gave it (real recordings, genres)."""
+    weights = np.where(is_real(train), head.chosen_real_weight, 1.0)
+    if head.chosen_class_weight == "balanced":
+        counts = np.bincount(truth)
+        weights = weights * len(truth) / (np.count_nonzero(counts) * counts[truth])
+    return weights
 
 
 def train_back_end(

@@ -13,8 +13,7 @@ and predicts genre probabilities per track. Candidates:
 - ``/real``: the real recordings of the training side weighted up, the
   weight and C chosen by log-loss on them (``/real-acc``: by accuracy;
   see ``LogRegHead``). ``/real-prior``: the same choice also decides
-  whether genres are weighted equally, as often as they occur in training,
-  or between the two (``genre_weights``).
+  whether genres are weighted equally or as often as they occur in training.
 """
 
 from __future__ import annotations
@@ -40,21 +39,6 @@ def inner_folds(groups: np.ndarray) -> GroupKFold:
     return GroupKFold(n_splits=min(INNER_FOLDS, len(set(groups))))
 
 
-GENRE_WEIGHTINGS = ("balanced", "tempered", None)
-
-
-def genre_weights(labels: np.ndarray, weighting: str | None, weights: np.ndarray) -> np.ndarray:
-    """Per track, the factor its genre gets on top of the track ``weights``:
-    "balanced", every genre's weights summing alike (as sklearn's
-    ``class_weight="balanced"`` with sample weights); "tempered", the square
-    root of that, between the two; None, 1 (genres as often as they occur)."""
-    if weighting is None:
-        return np.ones(len(labels))
-    totals = np.bincount(labels, weights=weights)
-    balanced = weights.sum() / (np.count_nonzero(totals) * totals[labels])
-    return balanced if weighting == "balanced" else np.sqrt(balanced)
-
-
 def full_columns(probabilities: np.ndarray, classes: np.ndarray, n_labels: int) -> np.ndarray:
     """Probabilities over every label, zero for labels absent in training."""
     full = np.zeros((len(probabilities), n_labels))
@@ -74,8 +58,7 @@ class LogRegHead:
     2000 outnumber the real recordings eight to one. ``class_weights`` lists
     the genre weightings that choice may also pick from: "balanced" (every
     genre counts alike) or None (as often as it occurs, which lets the head
-    learn that real music is mostly pop and rock) or "tempered" (between
-    the two: see ``genre_weights``). Without real recordings
+    learn that real music is mostly pop and rock). Without real recordings
     to learn from, C is chosen by class-balanced accuracy over inner folds
     of every training track, grouped by artist, genres weighted alike.
     """
@@ -118,20 +101,24 @@ class LogRegHead:
     def fit_chosen(self, inputs: np.ndarray, labels: np.ndarray, real: np.ndarray):
         """Fit on mean features ``inputs`` with the chosen C, real weight and
         genre weighting (set by ``fit``'s selection, or given)."""
-        self.model = make_pipeline(StandardScaler(), self._regression(self.chosen_c)).fit(
+        regression = self._regression(self.chosen_c, self.chosen_class_weight)
+        self.model = make_pipeline(StandardScaler(), regression).fit(
             inputs,
             labels,
-            logisticregression__sample_weight=self.sample_weights(labels, real),
+            logisticregression__sample_weight=np.where(real, self.chosen_real_weight, 1.0),
         )
         return self
 
-    def sample_weights(self, labels: np.ndarray, real: np.ndarray) -> np.ndarray:
-        """Per track, the weight the chosen fit gives it (real recordings, genres)."""
-        weights = np.where(real, self.chosen_real_weight, 1.0)
-        return weights * genre_weights(labels, self.chosen_class_weight, weights)
-
-    def _regression(self, c: float, warm_start: bool = False) -> LogisticRegression:
-        return LogisticRegression(C=c, max_iter=3000, random_state=self.seed, warm_start=warm_start)
+    def _regression(
+        self, c: float, class_weight: str | None, warm_start: bool = False
+    ) -> LogisticRegression:
+        return LogisticRegression(
+            C=c,
+            max_iter=3000,
+            class_weight=class_weight,
+            random_state=self.seed,
+            warm_start=warm_start,
+        )
 
     def _probabilities_along_c(
         self, inputs, labels, weights, train, test, class_weight: str | None = "balanced"
@@ -140,11 +127,10 @@ class LogRegHead:
         ``train``, one array per C of the grid (each fit starts from the last)."""
         scaler = StandardScaler().fit(inputs[train])
         train_x, test_x = scaler.transform(inputs[train]), scaler.transform(inputs[test])
-        regression = self._regression(C_GRID[0], warm_start=True)
-        weights = weights[train] * genre_weights(labels[train], class_weight, weights[train])
+        regression = self._regression(C_GRID[0], class_weight, warm_start=True)
         found = []
         for c in C_GRID:
-            regression.set_params(C=c).fit(train_x, labels[train], sample_weight=weights)
+            regression.set_params(C=c).fit(train_x, labels[train], sample_weight=weights[train])
             found.append(
                 full_columns(regression.predict_proba(test_x), regression.classes_, self.n_labels)
             )
@@ -333,7 +319,7 @@ def make_head(candidate: str, n_labels: int, seed: int):
         seed=seed,
         real_weights=REAL_WEIGHTS,
         real_score=chosen.real_score,
-        class_weights=GENRE_WEIGHTINGS if chosen.learn_prior else ("balanced",),
+        class_weights=("balanced", None) if chosen.learn_prior else ("balanced",),
     )
 
 
