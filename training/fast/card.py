@@ -453,9 +453,9 @@ def card_values(metrics: dict) -> dict:
             f"Real-music check accuracy when the plugin analyses only the windows of each policy (the "
             f"same out-of-block networks; most extra tracks are excerpts of 30 s or less, which every "
             f"policy hears whole, so only the longer ones, up to 90 s, differ), and the time to decode, "
-            f"analyse and "
-            f"classify a generated 4-minute 44.1 kHz stereo FLAC (one thread, median of 3, load average "
-            f"{metrics['load_average_before_speed']:.2f} when timing began). Recommended: the fastest "
+            f"analyse and classify a generated 4-minute 44.1 kHz stereo FLAC (one thread, median of 3, "
+            f"load average {metrics['load_average_before_speed']:.2f} when timing began). "
+            f"Recommended: the fastest "
             f"policy within a point of the best accuracy, **{metrics['recommended_windows']}**."
         ),
         "windows_table": windows_table(metrics),
