@@ -14,7 +14,7 @@ Measures on the same files, in one run:
               their MFCCs, run the model), nothing else, worker pool
               already started; with 1 and all cores;
   start-up    the full path on 2 tracks: the fixed cost of a run (beets,
-              the model, worker processes importing librosa);
+              the model, worker processes starting);
   scale       the full path on --scale-tracks tracks, for peak memory;
   re-run      `beet genreclf` over --skip-items items already analysed.
 and prints throughput, peak memory (resident set of the whole process tree)

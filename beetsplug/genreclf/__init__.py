@@ -5,7 +5,7 @@ typed fields, the optional custom tags, the ``genreclf`` command (see
 commands.py) and the import hooks. The work happens in a
 :class:`~.run.TaggingRun`: one per command, one per whole import
 (:class:`~.importing.ImportRun`). Heavy
-modules (librosa, onnxruntime, joblib) load only when analysis runs, so
+modules (onnxruntime, joblib) load only when analysis runs, so
 ``beet --help`` stays fast.
 """
 

@@ -4,8 +4,10 @@ A model's metadata names its front-end (``frontend``) and that front-end's
 parameters (``features``); :func:`frontend` turns them into an object whose
 ``segments_per_window`` makes the model's input from decoded audio. Both the
 plugin and ``training/`` call these functions, so a model always sees
-features computed exactly as during its training. Today: ``mfcc``, MFCC
-sequences cut into ~3 s segments (:class:`FeatureParams`).
+features computed exactly as during its training. Two front-ends: ``mfcc``,
+MFCC sequences cut into ~3 s segments (:class:`FeatureParams`), and
+``logmel``, musicnn's log-mel patches (:class:`LogMelParams`); the
+spectrograms themselves come from :mod:`.spectrum`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
+
+from . import spectrum
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: quieter than any real recording's noise floor
 MAX_SAMPLE_MAGNITUDE = 1e4  # full scale is 1; far beyond, the spectrum overflows
@@ -49,7 +53,7 @@ class FeatureParams(_Stored):
     n_mfcc: MFCC coefficients per frame.
     n_fft, hop_length: STFT window and hop, in samples.
     n_mels: mel bands the MFCCs are computed from.
-    pad_mode: STFT edge padding (librosa >= 0.10 default is 'constant').
+    pad_mode: STFT edge padding ('constant': zeros, librosa's default; or 'reflect').
     segment_frames: frames per model input sequence (130 ≈ 3 s).
     segment_hop_frames: hop between successive segments when tagging.
     min_frames: shortest sequence worth classifying (shorter audio fails).
@@ -102,8 +106,6 @@ def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
 
     Returns a float32 array of shape (frames, n_mfcc).
     """
-    import librosa  # heavy import: keep it off `beet --help`
-
     samples = np.asarray(samples)
     if samples.ndim != 1:
         raise FeatureError(f"expected mono audio, got shape {samples.shape}")
@@ -114,15 +116,14 @@ def mfcc_sequence(samples: np.ndarray, params: FeatureParams) -> np.ndarray:
     samples = samples.astype(np.float32, copy=False)
     if len(samples) < params.n_fft:
         raise _too_short(len(samples) / params.sample_rate, params)
-    mfcc = librosa.feature.mfcc(
-        y=samples,
-        sr=params.sample_rate,
-        n_mfcc=params.n_mfcc,
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        n_mels=params.n_mels,
-        center=True,
-        pad_mode=params.pad_mode,
+    mfcc = spectrum.mfcc(
+        samples,
+        params.sample_rate,
+        params.n_mfcc,
+        params.n_fft,
+        params.hop_length,
+        params.n_mels,
+        params.pad_mode,
     )
     if not np.all(np.isfinite(mfcc)):  # float audio far outside [-1, 1] overflows
         raise FeatureError("audio out of range (its features are not finite)")
@@ -192,8 +193,8 @@ class LogMelParams(_Stored):
 
     sample_rate: audio is resampled to this rate (Hz) before analysis.
     n_fft, hop_length: STFT window and hop, in samples.
-    n_mels: mel bands (librosa's Slaney mel scale and normalisation).
-    pad_mode: STFT edge padding (librosa >= 0.10 default is 'constant').
+    n_mels: mel bands (Slaney's mel scale and normalisation, as librosa's).
+    pad_mode: STFT edge padding ('constant': zeros, librosa's default; or 'reflect').
     log_gain: bands become log10(log_gain * power + 1).
     patch_frames: frames per model input patch (187 = 3 s), patches do not overlap.
     min_frames: shortest spectrogram worth classifying (shorter audio fails);
@@ -227,8 +228,6 @@ def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
     float16 and compresses it in float16, which overflows to infinity for
     bands above 6.55 (loud music); here the compression is done in float32.
     """
-    import librosa  # heavy import: keep it off `beet --help`
-
     samples = np.asarray(samples)
     if samples.ndim != 1:
         raise FeatureError(f"expected mono audio, got shape {samples.shape}")
@@ -239,14 +238,13 @@ def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
     frames = 1 + len(samples) // params.hop_length  # centred STFT
     if len(samples) < params.n_fft or frames < params.min_frames:
         raise FeatureError(f"audio too short ({len(samples)} samples)")
-    power = librosa.feature.melspectrogram(
-        y=samples.astype(np.float32, copy=False),
-        sr=params.sample_rate,
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        n_mels=params.n_mels,
-        center=True,
-        pad_mode=params.pad_mode,
+    power = spectrum.mel_spectrogram(
+        samples.astype(np.float32, copy=False),
+        params.sample_rate,
+        params.n_fft,
+        params.hop_length,
+        params.n_mels,
+        params.pad_mode,
     )
     logmel = np.log10(params.log_gain * power.T + 1, dtype=np.float32)
     if not np.all(np.isfinite(logmel)):
