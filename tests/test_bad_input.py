@@ -249,9 +249,15 @@ GOOD_FILES: dict[str, Maker] = {
     "flac with total_samples 0": lambda d: badfiles.make_length_lie(d, ".flac", "zero"),
     "mp3 with Xing frames 0xFFFFFFF0": lambda d: badfiles.make_length_lie(d, ".mp3", "huge"),
     "3-hour sparse wav": lambda d: badfiles.make_sparse_long_wav(
-        d / "three hours.wav", 3 * 3600.0, WindowPolicy().spans(3 * 3600.0)
+        d / "three hours.wav", 3 * 3600.0, default_model_windows().spans(3 * 3600.0)
     ),
 }
+
+
+def default_model_windows() -> WindowPolicy:
+    """What the default model hears (``windows: auto``): the music must be there."""
+    count, seconds = MODEL.windows
+    return WindowPolicy(window_seconds=seconds, max_windows=count)
 
 
 class TestUnusualButValidFiles(BadInputBase):

@@ -136,7 +136,7 @@ class TestModel:
 
 @pytest.mark.parametrize(
     "name, frontend, aggregation, windows",
-    [("fast", "mfcc", "mean", (3, 15.0)), ("accurate", "logmel", "geometric_mean", (3, 10.0))],
+    [("fast", "mfcc", "mean", (3, 15.0)), ("accurate", "logmel", "geometric_mean", (4, 6.0))],
 )
 def test_each_packaged_model_declares_how_to_feed_it(name, frontend, aggregation, windows):
     model = GenreModel(PACKAGED[name])

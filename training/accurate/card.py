@@ -189,7 +189,9 @@ def int8_verdict(int8: dict) -> str:
     )
 
 
-def windows_table(metrics: dict) -> str:
+def windows_table(metrics: dict, recommended: dict) -> str:
+    """The windows policies measured; the model's recommended one in bold."""
+    default = f"{recommended['count']}×{recommended['seconds']:g} s"
     rows = [
         "| windows | patches per extra track (mean) | extra CV acc. / macro-F1 % "
         "| seconds for a 4-min FLAC (patches) |",
@@ -197,8 +199,9 @@ def windows_table(metrics: dict) -> str:
     ]
     for name, found in metrics["windows"].items():
         speed = metrics["window_speed"][name]
+        shown = f"**{name}** (default)" if name == default else name
         rows.append(
-            f"| {name} | {found['mean_patches']:.1f} | {figures(found)} "
+            f"| {shown} | {found['mean_patches']:.1f} | {figures(found)} "
             f"| {speed['seconds']:.2f} ({speed['segments']}) |"
         )
     return "\n".join(rows)
@@ -399,7 +402,7 @@ excerpt. Patches come from the whole excerpt's 3 s grid: per window, as many as 
 first patch starting in it. Speed: decoding, features and the shipped graph on a generated
 4-minute 44.1 kHz stereo FLAC, one thread, median of 3.
 
-{windows_table(metrics)}
+{windows_table(metrics, metadata["windows"])}
 
 ONNX parity of the shipped graph against the scikit-learn head (per patch and per track):
 {metrics["parity_max_abs_difference"]:.1e}.

@@ -141,6 +141,7 @@ WINDOW_POLICIES = {
     "1×15 s": WindowPolicy(15.0, 1),
     "1×30 s": WindowPolicy(30.0, 1),
     "3×10 s": WindowPolicy(10.0, 3),
+    "4×6 s": WindowPolicy(6.0, 4),
     "3×30 s": WindowPolicy(30.0, 3),
 }
 
