@@ -29,39 +29,46 @@ def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
 
 
-@pytest.mark.parametrize("style, seconds", SIGNALS)
-@pytest.mark.parametrize("pad_mode", ["constant", "reflect"])
-def test_mfcc_equals_librosas(style, seconds, pad_mode):
-    samples = synthesize(style, seconds, MFCC.sample_rate)
-    ours = spectrum.mfcc(
-        samples, MFCC.sample_rate, MFCC.n_mfcc, MFCC.n_fft, MFCC.hop_length, MFCC.n_mels, pad_mode
-    )
-    theirs = librosa.feature.mfcc(
-        y=samples,
-        sr=MFCC.sample_rate,
-        n_mfcc=MFCC.n_mfcc,
-        n_fft=MFCC.n_fft,
-        hop_length=MFCC.hop_length,
-        n_mels=MFCC.n_mels,
-        pad_mode=pad_mode,
-    )
-    assert relative_error(ours, theirs) < FLOAT32_ROUNDING
+def spectrogram_settings(params: FeatureParams | LogMelParams, pad_mode: str) -> dict:
+    """The settings both implementations share, as librosa names them."""
+    return {
+        "sr": params.sample_rate,
+        "n_fft": params.n_fft,
+        "hop_length": params.hop_length,
+        "n_mels": params.n_mels,
+        "pad_mode": pad_mode,
+    }
+
+
+def ours(settings: dict, samples: np.ndarray, n_mfcc: int | None) -> np.ndarray:
+    names = ("sr", "n_fft", "hop_length", "n_mels", "pad_mode")
+    rate, n_fft, hop_length, n_mels, pad_mode = (settings[name] for name in names)
+    if n_mfcc is None:
+        return spectrum.mel_spectrogram(samples, rate, n_fft, hop_length, n_mels, pad_mode)
+    return spectrum.mfcc(samples, rate, n_mfcc, n_fft, hop_length, n_mels, pad_mode)
+
+
+def librosas(settings: dict, samples: np.ndarray, n_mfcc: int | None) -> np.ndarray:
+    if n_mfcc is None:
+        return librosa.feature.melspectrogram(y=samples, **settings)
+    return librosa.feature.mfcc(y=samples, n_mfcc=n_mfcc, **settings)
 
 
 @pytest.mark.parametrize("style, seconds", SIGNALS)
-def test_mel_spectrogram_equals_librosas(style, seconds):
-    samples = synthesize(style, seconds, LOGMEL.sample_rate)
-    ours = spectrum.mel_spectrogram(
-        samples, LOGMEL.sample_rate, LOGMEL.n_fft, LOGMEL.hop_length, LOGMEL.n_mels, "constant"
-    )
-    theirs = librosa.feature.melspectrogram(
-        y=samples,
-        sr=LOGMEL.sample_rate,
-        n_fft=LOGMEL.n_fft,
-        hop_length=LOGMEL.hop_length,
-        n_mels=LOGMEL.n_mels,
-    )
-    assert relative_error(ours, theirs) < FLOAT32_ROUNDING
+@pytest.mark.parametrize(
+    "params, n_mfcc, pad_mode",
+    [
+        (MFCC, MFCC.n_mfcc, "constant"),
+        (MFCC, MFCC.n_mfcc, "reflect"),
+        (LOGMEL, None, "constant"),  # the mel power spectrogram alone
+        (LOGMEL, None, "reflect"),
+    ],
+)
+def test_equals_librosa(style, seconds, params, n_mfcc, pad_mode):
+    samples = synthesize(style, seconds, params.sample_rate)
+    settings = spectrogram_settings(params, pad_mode)
+    expected = librosas(settings, samples, n_mfcc)
+    assert relative_error(ours(settings, samples, n_mfcc), expected) < FLOAT32_ROUNDING
 
 
 @pytest.mark.parametrize(
