@@ -2,13 +2,14 @@
 
     python -m benchmarks.speed [--music DIR] [--tracks 100] [--scale-tracks 2000]
                                [--model accurate] [--other-models fast]
+                               [--windows N] [--window-seconds S]
 
 Measures on the same files, in one run:
   full path   `beet genreclf -w` on a real beets library (database and tag
               writes included), with 1 worker and with all cores;
   baseline    what a tutorial would write: librosa.load the whole file, MFCCs
-              of each 3 s segment one by one, one call of the fast model per
-              segment, one process;
+              of each 3 s segment one by one, one call of the MFCC networks
+              (`mfcc`) per segment, one process;
   models      the full path with all cores for each of --other-models;
   floor       what a worker does (decode the analysed windows, compute
               their MFCCs, run the model), nothing else, worker pool
@@ -41,7 +42,7 @@ import psutil
 from beets.library import Item, Library
 
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.model import DEFAULT_MODEL, GenreModel, model_path
+from beetsplug.genreclf.model import DEFAULT_MODEL, GenreModel, model_path, recommended_windows
 from beetsplug.genreclf.run import setup_name
 
 from .corpus import CACHE, make_corpus, music_files, pool
@@ -75,6 +76,8 @@ def main() -> None:
     parser.add_argument("--skip-items", type=int, default=10000, help="0 to skip")
     parser.add_argument("--jobs", type=int, default=CORES, help="'all cores' means this")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="packaged model measured")
+    parser.add_argument("--windows", type=int, help="its windows per track (default: its own)")
+    parser.add_argument("--window-seconds", type=float, help="their length (default: its own)")
     parser.add_argument("--other-models", default="", help="also their full path, comma-separated")
     parser.add_argument("--formats", default="mp3,flac,ogg", help="generated corpus formats")
     parser.add_argument(
@@ -99,13 +102,17 @@ def main() -> None:
         sys.exit(f"no audio files under {args.music}")
     print(machine_line())
     model = GenreModel(model_path(args.model))
-    windows = WindowPolicy(window_seconds=model.windows[1], max_windows=model.windows[0])
+    count, seconds = recommended_windows(args.model, model)
+    windows = WindowPolicy(
+        window_seconds=args.window_seconds or seconds, max_windows=args.windows or count
+    )
     print(f"model: {args.model} ({model.identity}), windows {setup_name('', windows).strip()}")
     results = []
 
     tracks = make_corpus(work / "tracks", sources, args.tracks)
     print(f"corpus: {len(tracks)} tracks, {corpus_summary(tracks)}\n", flush=True)
-    path = partial(full_path, model=args.model)
+    chosen = windows if args.windows or args.window_seconds else None  # else `auto`
+    path = partial(full_path, model=args.model, windows=chosen)
     startup = path(work / "startup", tracks[:2], jobs=args.jobs, name="start-up: 2 tracks")
     one = path(work / "full-1", tracks, jobs=1, name="full path, 1 worker")
     full = path(work / "full-n", tracks, jobs=args.jobs, name=f"full path, {args.jobs} workers")
@@ -113,7 +120,7 @@ def main() -> None:
     floor_run = floor(tracks, model, windows, args.jobs)
     naive = baseline(
         tracks[:: max(1, len(tracks) // args.baseline_tracks)][: args.baseline_tracks],
-        GenreModel(model_path("fast")),
+        GenreModel(model_path("mfcc")),
     )
     results += [startup, one, full, floor_one, floor_run, naive]
     others = [
@@ -216,15 +223,22 @@ def make_library(
     backend: str = "loky",
     model: str = "",
     mood: bool = True,
+    windows: WindowPolicy | None = None,
 ) -> Path:
-    """A fresh beets library in ``folder`` holding (copies of) ``tracks``."""
+    """A fresh beets library in ``folder`` holding (copies of) ``tracks``;
+    ``windows`` None: the model's own."""
     shutil.rmtree(folder, ignore_errors=True)
     music = folder / "music"
     music.mkdir(parents=True)
+    heard = (
+        f"  windows: {windows.max_windows}\n  window_seconds: {windows.window_seconds:g}\n"
+        if windows
+        else ""
+    )
     (folder / "config.yaml").write_text(
         f"directory: {music}\nlibrary: {folder / 'library.db'}\nplugins: genreclf\n"
         f"create_backup_before_migrations: no\ngenreclf:\n  auto: no\n  backend: {backend}\n"
-        f"  model: '{model}'\n  mood: {'yes' if mood else 'no'}\n"
+        f"  model: '{model}'\n  mood: {'yes' if mood else 'no'}\n{heard}"
     )
     lib = Library(str(folder / "library.db"), str(music))
     with lib.transaction():
@@ -248,9 +262,12 @@ def full_path(
     backend: str = "loky",
     model: str = "",
     mood: bool = True,
+    windows: WindowPolicy | None = None,
 ) -> Measurement:
     """`beet genreclf -w -j JOBS` on a fresh library of ``tracks``."""
-    make_library(folder, tracks, copy=copy, backend=backend, model=model, mood=mood)
+    make_library(
+        folder, tracks, copy=copy, backend=backend, model=model, mood=mood, windows=windows
+    )
     print(f"{name}: {len(tracks)} tracks ...", flush=True)
     seconds, peak = run_measured([str(BEET), "genreclf", "-w", "-j", str(jobs)], folder)
     return Measurement(name, len(tracks), seconds, peak)

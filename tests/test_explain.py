@@ -107,11 +107,11 @@ def test_windows_of_different_music_get_different_probabilities(tmp_path):
         "chords": write_audio(tmp_path / "chords.flac", synthesize("chords", 32, seed=1)),
         "beats": write_audio(tmp_path / "beats.flac", synthesize("beats", 32, seed=2)),
     }
-    fast = GenreModel(PACKAGED["fast"])  # the MFCC model, whose 3 s segments this is written for
-    analyzer = Analyzer(reference(fast), WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
+    mfcc = GenreModel(PACKAGED["mfcc"])  # the MFCC model, whose 3 s segments this is written for
+    analyzer = Analyzer(reference(mfcc), WindowPolicy(window_seconds=8, max_windows=2), jobs=1)
 
     found = {
-        name: explain(name, outcome.prediction, outcome.analysis.windows, fast.labels)
+        name: explain(name, outcome.prediction, outcome.analysis.windows, mfcc.labels)
         for name, outcome in zip(paths, analyzer.analyse((n, str(p)) for n, p in paths.items()))
     }
 

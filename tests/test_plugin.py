@@ -13,8 +13,9 @@ from beets.library import Item
 from beets.test.helper import ImporterMixin
 from mediafile import MediaFile
 
+from beetsplug.genreclf.audio import WindowPolicy
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH
-from beetsplug.genreclf.run import TaggingRun
+from beetsplug.genreclf.run import TaggingRun, setup_name
 from tests.helper import MODEL, SETUP, GenreClfTestBase, file_genres, tag_file, written
 
 
@@ -68,6 +69,26 @@ class TestCommand(GenreClfTestBase):
         self.run_command("genreclf", "-W")
 
         assert self.reloaded(item).genreclf_model == SETUP
+
+    @pytest.mark.parametrize(
+        "settings, heard",
+        [
+            ({"model": "fast"}, (2, 3.0)),  # the default model's file, two 3 s windows
+            ({"model": "fast", "windows": 3}, (3, 3.0)),
+            ({"model": "accurate"}, MODEL.windows),
+        ],
+    )
+    def test_fast_is_the_default_model_heard_briefly(self, settings, heard):
+        self.setup_plugin(**settings)
+        [item] = self.add_tracks("beats.flac")
+
+        self.run_command("genreclf", "-W")
+
+        count, seconds = heard
+        windows = WindowPolicy(window_seconds=seconds, max_windows=count)
+        item = self.reloaded(item)
+        assert item.genreclf_model == setup_name(MODEL.identity, windows)
+        assert item.genreclf_genre in MODEL.labels
 
     @pytest.mark.parametrize(
         "option, import_write, expect_written",

@@ -142,7 +142,8 @@ def test_an_unknown_key_is_named_with_the_nearest_known_one(values, unknown, nea
         ("fast", "fast"),
         ("Fast", "fast"),
         ("ACCURATE", "accurate"),
-        (str(PACKAGED["fast"]), str(PACKAGED["fast"])),
+        ("mfcc", "mfcc"),
+        (str(PACKAGED["mfcc"]), str(PACKAGED["mfcc"])),
     ],
 )
 def test_a_model_is_a_packaged_name_in_any_case_or_a_model_file(value, expected):
@@ -155,7 +156,7 @@ def test_a_model_is_a_packaged_name_in_any_case_or_a_model_file(value, expected)
         ("nosuch.onnx", None, "no such file"),
         ("passwd", b"root:x:0:0:root:/root:/bin/bash\n", "not an ONNX model"),
         ("empty.onnx", b"", "empty, not an ONNX model"),
-        ("cut.onnx", PACKAGED["fast"].read_bytes()[:5000], "not an ONNX model (cut short)"),
+        ("cut.onnx", PACKAGED["mfcc"].read_bytes()[:5000], "not an ONNX model (cut short)"),
         ("other.onnx", ONNX_WITHOUT_OUR_METADATA, "an ONNX model, but not genreclf's"),
         ("folder", "folder", "a folder"),
     ],
@@ -169,7 +170,8 @@ def test_a_bad_model_is_refused_at_load_saying_why(tmp_path, name, content, reas
     with pytest.raises(SettingsError) as raised:
         settings_from(model=str(path))
     message = str(raised.value)
-    assert message.startswith("genreclf: bad configuration: genreclf.model: must be fast, accurate")
+    expected = "genreclf: bad configuration: genreclf.model: must be accurate, fast, mfcc"
+    assert message.startswith(expected)
     assert f"({reason}" in message and str(path) in message and "\n" not in message
 
 
@@ -222,7 +224,7 @@ class TestAtLoad(GenreClfTestBase):
 
     @pytest.mark.parametrize("model", ["nosuch", "/etc/passwd"])
     def test_a_bad_model_stops_beets_at_load(self, model):
-        with pytest.raises(ui.UserError, match="genreclf.model: must be fast, accurate"):
+        with pytest.raises(ui.UserError, match="genreclf.model: must be accurate, fast, mfcc"):
             self.setup_plugin(model=model)
 
     def test_mode_off_as_yaml_reads_it_tags_nothing(self):

@@ -244,7 +244,7 @@ def test_shipped_min_confidence_is_recomputed_from_its_calibrated_predictions():
         calibration["threshold"]["target_precision"],
     )
     assert recomputed == calibration["threshold"]
-    model = GenreModel(PACKAGED["fast"])
+    model = GenreModel(PACKAGED["mfcc"])
     assert model.min_confidence == calibration["threshold"]["min_confidence"]
 
 

@@ -96,7 +96,9 @@ class TaggingRun:
     def windows(self) -> WindowPolicy:
         """How much of each file to hear: the settings, else the model's own
         recommendation (measured for it: see its model card)."""
-        count, seconds = self.model.windows
+        from .model import recommended_windows
+
+        count, seconds = recommended_windows(self.settings.model, self.model)
         return WindowPolicy(
             window_seconds=self.settings.window_seconds or seconds,
             max_windows=self.settings.window_count or count,

@@ -41,7 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "learn": {"min_examples": 20, "labels": [], "map": {}, "target_precision": 0.8},
 }
 MIN_WINDOW_SECONDS = 3.0  # one model segment
-PACKAGED_MODELS = ("fast", "accurate")  # see model.PACKAGED (not imported: keep load light)
+PACKAGED_MODELS = ("accurate", "fast", "mfcc")  # model.PACKAGED (not imported: keeps load light)
 MAX_WINDOWS = 100
 FREE_FORM = ("map", "path_map")  # mappings whose keys are the user's, not ours
 
@@ -65,7 +65,7 @@ class Settings:
     genres_from: str  # "album": an album's tracks take its genre; "track": their own
     min_confidence: float | None  # None: 'auto', the model's (or head's) own threshold
     label_map: dict[str, list[str]]
-    model: str  # a packaged model's name (fast, accurate), a file path, or "" (the default)
+    model: str  # a packaged model's name (accurate, fast, mfcc), a file path, or "" (the default)
     jobs: int  # 0: one per core
     window_count: int | None  # None: 'auto', the model's recommendation
     window_seconds: float | None  # None: 'auto', the model's recommendation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from beetsplug.genreclf.model import PACKAGED_WINDOWS
 from beetsplug.genreclf.mood import MOOD_LABELS
 from training.accurate.data import NONMUSIC
 from training.common.cards import markdown_table, pct
@@ -190,8 +191,11 @@ def int8_verdict(int8: dict) -> str:
 
 
 def windows_table(metrics: dict, recommended: dict) -> str:
-    """The windows policies measured; the model's recommended one in bold."""
+    """The windows policies measured; the model's recommended one in bold,
+    and the one the packaged name ``fast`` hears it in."""
     default = f"{recommended['count']}×{recommended['seconds']:g} s"
+    fast_count, fast_seconds = PACKAGED_WINDOWS["fast"]
+    fast = f"{fast_count}×{fast_seconds:g} s"
     rows = [
         "| windows | patches per extra track (mean) | extra CV acc. / macro-F1 % "
         "| seconds for a 4-min FLAC (patches) |",
@@ -199,7 +203,7 @@ def windows_table(metrics: dict, recommended: dict) -> str:
     ]
     for name, found in metrics["windows"].items():
         speed = metrics["window_speed"][name]
-        shown = f"**{name}** (default)" if name == default else name
+        shown = {default: f"**{name}** (default)", fast: f"{name} (`model: fast`)"}.get(name, name)
         rows.append(
             f"| {shown} | {found['mean_patches']:.1f} | {figures(found)} "
             f"| {speed['seconds']:.2f} ({speed['segments']}) |"
@@ -207,21 +211,36 @@ def windows_table(metrics: dict, recommended: dict) -> str:
     return "\n".join(rows)
 
 
+def fast_preset_note(metrics: dict) -> str:
+    """What the packaged name ``fast`` is: this model, heard briefly."""
+    count, seconds = PACKAGED_WINDOWS["fast"]
+    name = f"{count}×{seconds:g} s"
+    found, speed = metrics["windows"][name], metrics["window_speed"][name]
+    return (
+        f"`model: fast` is this model heard in {name} (`beetsplug/genreclf/model.py`, "
+        f"`PACKAGED_WINDOWS`): {pct(found['accuracy'])} % on the real-music check in "
+        f"{speed['seconds']:.2f} s per 4-minute track; the MFCC networks (`model: mfcc`, "
+        "[their card](README.md)), compared with this head above, cost about as much."
+    )
+
+
 def versus_fast_text(versus: dict) -> str:
-    """The paired real-music check against the fast model (training.common.real_check)."""
+    """The paired real-music check against the MFCC networks (training.common.real_check)."""
     if "not_paired" in versus:
         return (
-            "Not paired track by track with the fast model: its last training run "
+            "Not paired track by track with the MFCC networks: their last training run "
             f"held out other tracks or knew other labels ({versus['not_paired']})."
         )
     return (
-        f"Against the fast model, track by track on the same {versus['tracks']} held-out "
-        f"recordings (its out-of-fold predictions from its own run, same folds, whole excerpts): "
-        f"this head {pct(versus['accurate_accuracy'])} %, the fast MFCC model "
-        f"{pct(versus['fast_accuracy'])} %, **{versus['points_ahead']:+.1f} points**. Both right on "
-        f"{versus['both_right']}, only this head on {versus['only_accurate_right']}, only the fast model "
-        f"on {versus['only_fast_right']}, neither on {versus['neither_right']} (McNemar's exact "
-        f"test p = {versus['mcnemar_p']:.1g})."
+        f"Against the MFCC networks (`model: mfcc`, trained by `training/fast`), track by track "
+        f"on the same {versus['tracks']} held-out recordings (their out-of-fold predictions from "
+        f"their own run, same folds, whole excerpts): this head "
+        f"{pct(versus['accurate_accuracy'])} %, the MFCC networks "
+        f"{pct(versus['fast_accuracy'])} %, **{versus['points_ahead']:+.1f} "
+        f"points**. Both right on {versus['both_right']}, only this head on "
+        f"{versus['only_accurate_right']}, only the MFCC networks on {versus['only_fast_right']}, "
+        f"neither on {versus['neither_right']} "
+        f"(McNemar's exact test p = {versus['mcnemar_p']:.1g})."
     )
 
 
@@ -403,6 +422,8 @@ first patch starting in it. Speed: decoding, features and the shipped graph on a
 4-minute 44.1 kHz stereo FLAC, one thread, median of 3.
 
 {windows_table(metrics, metadata["windows"])}
+
+{fast_preset_note(metrics)}
 
 ONNX parity of the shipped graph against the scikit-learn head (per patch and per track):
 {metrics["parity_max_abs_difference"]:.1e}.

@@ -138,6 +138,7 @@ def cross_predict(
 
 
 WINDOW_POLICIES = {
+    "2×3 s": WindowPolicy(3.0, 2),
     "1×15 s": WindowPolicy(15.0, 1),
     "1×30 s": WindowPolicy(30.0, 1),
     "3×10 s": WindowPolicy(10.0, 3),
