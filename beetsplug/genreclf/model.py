@@ -34,7 +34,7 @@ PACKAGED = {
     "mfcc": PACKAGED_DIR / "genreclf.onnx",  # MFCC networks (gtzan-mfcc)
 }
 # Windows (count, seconds) of a name that hears its file otherwise than the
-# file recommends. `fast`: two 3 s patches per track, as fast as the MFCC
+# file recommends. `fast`: two 3 s patches per track, about as fast as the MFCC
 # networks and far more often right (the accurate card, "Seconds analysed").
 PACKAGED_WINDOWS = {"fast": (2, 3.0)}
 DEFAULT_MODEL = "accurate"

@@ -190,12 +190,16 @@ def int8_verdict(int8: dict) -> str:
     )
 
 
+def policy_name(count: int, seconds: float) -> str:
+    """A windows policy as the metrics name it: ``4×6 s``."""
+    return f"{count}×{seconds:g} s"
+
+
 def windows_table(metrics: dict, recommended: dict) -> str:
     """The windows policies measured; the model's recommended one in bold,
     and the one the packaged name ``fast`` hears it in."""
-    default = f"{recommended['count']}×{recommended['seconds']:g} s"
-    fast_count, fast_seconds = PACKAGED_WINDOWS["fast"]
-    fast = f"{fast_count}×{fast_seconds:g} s"
+    default = policy_name(recommended["count"], recommended["seconds"])
+    fast = policy_name(*PACKAGED_WINDOWS["fast"])
     rows = [
         "| windows | patches per extra track (mean) | extra CV acc. / macro-F1 % "
         "| seconds for a 4-min FLAC (patches) |",
@@ -213,8 +217,7 @@ def windows_table(metrics: dict, recommended: dict) -> str:
 
 def fast_preset_note(metrics: dict) -> str:
     """What the packaged name ``fast`` is: this model, heard briefly."""
-    count, seconds = PACKAGED_WINDOWS["fast"]
-    name = f"{count}×{seconds:g} s"
+    name = policy_name(*PACKAGED_WINDOWS["fast"])
     found, speed = metrics["windows"][name], metrics["window_speed"][name]
     return (
         f"`model: fast` is this model heard in {name} (`beetsplug/genreclf/model.py`, "
