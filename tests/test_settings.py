@@ -43,8 +43,10 @@ def settings_from_yaml(text: str) -> Settings:
         ({"map": {"jazz": 5}}, "genreclf.map", "'jazz' must map to a genre"),
         ({"map": {"jazz": [1, None]}}, "genreclf.map", "'jazz' must map to a genre"),
         ({"map": ["jazz"]}, "genreclf.map", "must map each model label"),
-        ({"custom_tags": "maybe"}, "custom_tags", "bool"),
-        ({"auto": "sometimes"}, "auto", "bool"),
+        ({"custom_tags": "maybe"}, "genreclf.custom_tags", "yes or no"),
+        ({"auto": "sometimes"}, "genreclf.auto", "yes or no"),
+        ({"mood": 2}, "genreclf.mood", "yes or no"),
+        ({"genres_from": "folder"}, "genreclf.genres_from", "album, track"),
         ({"windows": 0}, "genreclf.windows", "from 1 to 100"),
         ({"windows": -1}, "genreclf.windows", "from 1 to 100"),
         ({"windows": 2.5}, "genreclf.windows", "whole number"),
@@ -104,6 +106,95 @@ def test_a_yaml_boolean_where_no_switch_is_meant_names_its_key(text, key):
     with pytest.raises(SettingsError, match=key) as raised:
         settings_from_yaml(text)
     assert "\n" not in str(raised.value)
+
+
+# Every key in one wording: what it accepts, the value as written, a note.
+MESSAGES = {
+    "a quoted number out of range": (
+        "min_confidence: '1.5'",
+        "genreclf.min_confidence: must be 'auto' or a number from 0 to 1; got \"1.5\"",
+    ),
+    "a switch": ("custom_tags: maybe", "genreclf.custom_tags: must be yes or no; got \"maybe\""),
+    "a misspelt mode": (
+        "mode: fil",
+        "genreclf.mode: must be one of fill, append, replace, off; got \"fil\" "
+        "(did you mean fill?)",
+    ),
+    "a choice nothing is near": (
+        "genres_from: folder",
+        "genreclf.genres_from: must be one of album, track; got \"folder\"",
+    ),
+    "a misspelt backend": (
+        "backend: threads",
+        "genreclf.backend: must be one of loky, threading, dask; got \"threads\" "
+        "(did you mean threading?)",
+    ),
+    "a misspelt model name": (
+        "model: accuarte",
+        "genreclf.model: must be accurate, fast, mfcc or a genreclf model file; "
+        "got \"accuarte\" (no such file; did you mean accurate?)",
+    ),
+    "a misspelt model name in capitals": (
+        "model: FSAT",
+        "genreclf.model: must be accurate, fast, mfcc or a genreclf model file; "
+        "got \"FSAT\" (no such file; did you mean fast?)",
+    ),
+    "a model name that is no model": (
+        "model: AUTO",
+        "genreclf.model: must be accurate, fast, mfcc or a genreclf model file; "
+        "got \"AUTO\" (no such file)",
+    ),
+    "a model that is not text": (
+        "model: 3",
+        "genreclf.model: must be accurate, fast, mfcc or a genreclf model file; got 3",
+    ),
+    "a fraction of a window": (
+        "windows: '2.5'",
+        "genreclf.windows: must be 'auto' or a whole number from 1 to 100; got \"2.5\"",
+    ),
+    "infinitely many jobs": (
+        "jobs: .inf",
+        "genreclf.jobs: must be a whole number, 0 or more (0: one per core); got Infinity",
+    ),
+}
+
+
+@pytest.mark.parametrize("text, message", MESSAGES.values(), ids=MESSAGES.keys())
+def test_every_key_is_refused_in_one_wording(text, message):
+    with pytest.raises(SettingsError) as raised:
+        settings_from_yaml(text)
+    assert str(raised.value) == f"genreclf: bad configuration: {message}"
+
+
+# A number YAML reads as text because it is quoted is the number meant.
+QUOTED = {
+    "min_confidence": ("min_confidence: '0.5'", "min_confidence", 0.5),
+    "min_confidence, spaced": ('min_confidence: " 0.25 "', "min_confidence", 0.25),
+    "min_confidence 'Auto'": ("min_confidence: 'Auto'", "min_confidence", None),
+    "jobs": ("jobs: '2'", "jobs", 2),
+    "windows": ("windows: '4'", "window_count", 4),
+    "windows as 4.0": ("windows: 4.0", "window_count", 4),
+    "window_seconds": ("window_seconds: '7.5'", "window_seconds", 7.5),
+    "explain_limit": ("explain_limit: '5'", "explain_limit", 5),
+    "a quoted switch": ("custom_tags: 'yes'", "custom_tags", True),
+    "a choice in capitals": ("mode: Append", "mode", "append"),
+}
+
+
+@pytest.mark.parametrize("text, field, expected", QUOTED.values(), ids=QUOTED.keys())
+def test_quoted_numbers_are_the_numbers_meant(text, field, expected):
+    assert getattr(settings_from_yaml(text), field) == expected
+
+
+@pytest.mark.parametrize(
+    "text, field, expected",
+    [
+        ("learn: {min_examples: '10'}", "min_examples", 10),
+        ("learn: {target_precision: '0.9'}", "target_precision", 0.9),
+    ],
+)
+def test_quoted_numbers_under_learn(text, field, expected):
+    assert getattr(settings_from_yaml(text).learn, field) == expected
 
 
 def test_a_bad_map_is_shown_as_written():
@@ -226,6 +317,11 @@ class TestAtLoad(GenreClfTestBase):
     def test_a_bad_model_stops_beets_at_load(self, model):
         with pytest.raises(ui.UserError, match="genreclf.model: must be accurate, fast, mfcc"):
             self.setup_plugin(model=model)
+
+    def test_a_relative_model_is_shown_as_written_not_resolved(self):
+        with pytest.raises(ui.UserError) as raised:
+            self.setup_plugin(model="models/accuarte.onnx")
+        assert str(raised.value).endswith('got "models/accuarte.onnx" (no such file)')
 
     def test_mode_off_as_yaml_reads_it_tags_nothing(self):
         self.config["genreclf"].set(load_yaml_string("mode: off", "config.yaml"))

@@ -1,7 +1,10 @@
 """The plugin's settings, read and checked once, when beets loads the plugin.
 
-Every bad value is one ``UserError`` naming the key and what it accepts, so a
-typo stops ``beet`` at start-up rather than halfway through an import.
+Every bad value is one ``UserError`` in one wording, ``genreclf: bad
+configuration: genreclf.KEY: must be ...; got VALUE``, with the value as the
+user wrote it and, for a misspelt choice, the nearest one; a typo stops
+``beet`` at start-up rather than halfway through an import. A number may be
+quoted (``'0.5'``): YAML then reads it as text, but the user meant the number.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,10 +48,20 @@ MIN_WINDOW_SECONDS = 3.0  # one model segment
 PACKAGED_MODELS = ("accurate", "fast", "mfcc")  # model.PACKAGED (not imported: keeps load light)
 MAX_WINDOWS = 100
 FREE_FORM = ("map", "path_map")  # mappings whose keys are the user's, not ours
+SWITCH_WORDS = {"yes": True, "true": True, "on": True, "no": False, "false": False, "off": False}
 
 
 class SettingsError(UserError):
     """A configuration value is invalid; the message names the key."""
+
+
+class Refused(ValueError):
+    """What a key accepts (``must be ...``), with a ``note`` on the value
+    given: why it was refused, or the choice it was probably meant as."""
+
+    def __init__(self, accepts: str, note: str = "") -> None:
+        super().__init__(accepts)
+        self.note = note
 
 
 @dataclass(frozen=True)
@@ -98,20 +112,20 @@ def load_settings(view: confuse.ConfigView) -> Settings:
         logging.getLogger("beets.genreclf").warning("{}", line)
     learn = view["learn"]
     return Settings(
-        auto=_read(view["auto"], bool),
+        auto=_checked(view["auto"], _switch),
         mode=_checked(view["mode"], _mode),
-        genres_from=_read(view["genres_from"], confuse.Choice(GENRES_FROM)),
+        genres_from=_checked(view["genres_from"], _one_of(GENRES_FROM)),
         min_confidence=_checked(view["min_confidence"], _threshold),
         label_map=_checked(view["map"], _label_map),
         model=_model(view["model"]),
         jobs=_checked(view["jobs"], _non_negative_int),
         window_count=_checked(view["windows"], _auto(_window_count)),
         window_seconds=_checked(view["window_seconds"], _auto(_window_seconds)),
-        custom_tags=_read(view["custom_tags"], bool),
-        mood=_read(view["mood"], bool),
-        mood_tags=_read(view["mood_tags"], bool),
+        custom_tags=_checked(view["custom_tags"], _switch),
+        mood=_checked(view["mood"], _switch),
+        mood_tags=_checked(view["mood_tags"], _switch),
         explain_limit=_checked(view["explain_limit"], _positive_int),
-        backend=_read(view["backend"], confuse.Choice(list(BACKENDS))),
+        backend=_checked(view["backend"], _one_of(tuple(BACKENDS))),
         dask_scheduler=_checked(view["dask"]["scheduler"], _scheduler),
         dask_path_map=tuple(_checked(view["dask"]["path_map"], _string_map).items()),
         learn=LearnSettings(
@@ -143,37 +157,55 @@ def unknown_keys(view: confuse.ConfigView, known: dict[str, Any]) -> list[str]:
 
 def _mode(value: Any) -> str:
     """One of MODES; YAML reads a bare ``off`` (or ``no``, ``false``) as false."""
-    if value is False:
-        return "off"
-    if value not in MODES:
-        raise ValueError(f"must be one of {', '.join(MODES)}")
-    return value
+    return "off" if value is False else _one_of(MODES)(value)
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    """A parser of one of ``choices``, any case; a misspelt one is named
+    with the nearest choice."""
+
+    def choice(value: Any) -> str:
+        if isinstance(value, str) and value.casefold() in choices:
+            return value.casefold()
+        raise Refused(f"must be one of {', '.join(choices)}", _did_you_mean(value, choices))
+
+    return choice
+
+
+def _did_you_mean(value: Any, choices: tuple[str, ...]) -> str:
+    """"did you mean X?" for the choice nearest ``value``, or '' if none is near."""
+    near = difflib.get_close_matches(value.casefold(), choices, n=1) if isinstance(value, str) else []
+    return f"did you mean {near[0]}?" if near else ""
+
+
+def _switch(value: Any) -> bool:
+    """yes or no: YAML's booleans, also quoted ('yes', 'off', 'true'...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().casefold() in SWITCH_WORDS:
+        return SWITCH_WORDS[value.strip().casefold()]
+    raise Refused("must be yes or no")
 
 
 def _model(view: confuse.ConfigView) -> str:
     """A packaged model's name (any case), '' for the default, or the path
-    of a genreclf model file (checked without loading it)."""
-    value = _read(view, str)
-    if not value or value.casefold() in PACKAGED_MODELS:
+    of a genreclf model file (checked without loading it). A refusal shows
+    the value as written, not the path it resolved to."""
+    value = view.get()
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and value.casefold() in PACKAGED_MODELS:
         return value.casefold()
-    return _parsed(view.name, _read(view, confuse.Filename()), _model_file)
-
-
-def _model_file(path: str) -> str:
+    accepts = f"must be {', '.join(PACKAGED_MODELS)} or a genreclf model file"
+    if not isinstance(value, str):
+        raise _refused(view.name, value, Refused(accepts))
     try:
+        path = view.get(confuse.Filename())
         check_model_file(path)
-    except NotAModel as exc:
-        names = ", ".join(PACKAGED_MODELS)
-        raise ValueError(f"must be {names} or a genreclf model file ({exc})") from None
+    except (confuse.ConfigError, NotAModel) as exc:
+        note = "; ".join(filter(None, [str(exc), _did_you_mean(value, PACKAGED_MODELS)]))
+        raise _refused(view.name, value, Refused(accepts, note)) from None
     return path
-
-
-def _read(view: confuse.ConfigView, template: Any) -> Any:
-    """``view.get(template)``, with confuse's error as one line naming the key."""
-    try:
-        return view.get(template)
-    except confuse.ConfigError as exc:
-        raise SettingsError(f"genreclf: bad configuration: {exc}") from exc
 
 
 def _checked(view: confuse.ConfigView, parse: Callable[[Any], Any]) -> Any:
@@ -185,9 +217,17 @@ def _parsed(key: str, value: Any, parse: Callable[[Any], Any]) -> Any:
     try:
         return parse(value)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(
-            f"genreclf: bad configuration: {key}: {exc}; got {_plain(value)}"
-        ) from exc
+        raise _refused(key, value, exc) from exc
+
+
+def _refused(key: str, value: Any, refusal: Exception) -> SettingsError:
+    """The one line for a bad ``value`` of ``key``: what the key accepts, the
+    value as written, and the refusal's note if it has one."""
+    note = getattr(refusal, "note", "")
+    return SettingsError(
+        f"genreclf: bad configuration: {key}: {refusal}; got {_plain(value)}"
+        + (f" ({note})" if note else "")
+    )
 
 
 def _plain(value: Any) -> str:
@@ -196,62 +236,82 @@ def _plain(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _number(value: Any) -> float | int | None:
+    """``value`` as a number, also when quoted ('0.5'); None if it is none."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value.strip())
+            except ValueError:
+                pass
+    return None
+
+
+def _in_range(value: Any, low: float, high: float, accepts: str, above_low: bool = False) -> float:
+    """``value`` as a float from ``low`` (excluded if ``above_low``) to ``high``."""
+    number = _number(value)
+    if number is None or not (low < number if above_low else low <= number) or not number <= high:
+        raise Refused(accepts)
+    return float(number)
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().casefold() == "auto"
 
 
 def _threshold(value: Any) -> float | None:
-    if value == "auto":
+    if _is_auto(value):
         return None
-    if not _is_number(value) or not 0.0 <= value <= 1.0:
-        raise ValueError("must be 'auto' or a number from 0 to 1")
-    return float(value)
+    return _in_range(value, 0.0, 1.0, "must be 'auto' or a number from 0 to 1")
 
 
 def _auto(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``parse``, or None for 'auto'."""
 
     def parse_or_auto(value: Any) -> Any:
-        if value == "auto":
+        if _is_auto(value):
             return None
         try:
             return parse(value)
         except ValueError as exc:
-            raise ValueError(f"must be 'auto' or {str(exc).removeprefix('must be ')}") from None
+            raise Refused(f"must be 'auto' or {str(exc).removeprefix('must be ')}") from None
 
     return parse_or_auto
 
 
 def _fraction(value: Any) -> float:
-    if not _is_number(value) or not 0.0 < value <= 1.0:
-        raise ValueError("must be a number above 0 and at most 1")
-    return float(value)
+    return _in_range(value, 0.0, 1.0, "must be a number above 0 and at most 1", above_low=True)
 
 
 def _window_seconds(value: Any) -> float:
-    if not _is_number(value) or not MIN_WINDOW_SECONDS <= value <= 3600:
-        raise ValueError(f"must be a number of seconds from {MIN_WINDOW_SECONDS:g} to 3600")
-    return float(value)
+    accepts = f"must be a number of seconds from {MIN_WINDOW_SECONDS:g} to 3600"
+    return _in_range(value, MIN_WINDOW_SECONDS, 3600, accepts)
 
 
-def _integer(value: Any, low: int, high: int | None, words: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(words)
-    if high is not None and value > high:
-        raise ValueError(words)
-    return value
+def _integer(value: Any, low: int, high: float, accepts: str) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (4, 4.0 or '4')."""
+    number = _number(value)
+    if number is None or not math.isfinite(number) or number != int(number):
+        raise Refused(accepts)
+    if not low <= number <= high:
+        raise Refused(accepts)
+    return int(number)
 
 
 def _non_negative_int(value: Any) -> int:
-    return _integer(value, 0, None, "must be a whole number, 0 or more (0: one per core)")
+    return _integer(value, 0, math.inf, "must be a whole number, 0 or more (0: one per core)")
 
 
 def _positive_int(value: Any) -> int:
-    return _integer(value, 1, None, "must be a whole number, 1 or more")
+    return _integer(value, 1, math.inf, "must be a whole number, 1 or more")
 
 
 def _at_least_two(value: Any) -> int:
-    return _integer(value, 2, None, "must be a whole number, 2 or more")
+    return _integer(value, 2, math.inf, "must be a whole number, 2 or more")
 
 
 def _window_count(value: Any) -> int:
