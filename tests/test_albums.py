@@ -118,7 +118,7 @@ class TestCommand(AlbumTestBase):
         capsys.readouterr()
 
         self.run_command("genreclf", "--stats", "-a")
-        assert "0 albums whose genres disagree" in capsys.readouterr().out
+        assert "no album's genres disagree" in capsys.readouterr().out
 
         self.run_command("genreclf", "-a", "-W")
         album = self.lib.get_album(album.id)
@@ -183,16 +183,11 @@ class TestInspect(AlbumTestBase):
         )
         assert lines[2].split() == ["genre", "01", "02", "03", "04", "overall"]
 
-    def test_stats_a_lists_split_albums(self, capsys):
+    def test_stats_a_counts_the_imported_album(self, capsys):
         self.setup_plugin(genres_from="track")
         self.import_album(MIXED, "-c")
-        [album] = self.lib.albums()
         capsys.readouterr()
 
         self.run_command("genreclf", "--stats", "-a")
 
-        out = capsys.readouterr().out
-        assert out.startswith("1 albums, 1 analysed as albums")
-        labels = {item.genreclf_genre for item in album.items()}
-        split = "1 albums whose tracks' own predictions differ" in out
-        assert split == (len(labels) > 1)
+        assert capsys.readouterr().out.startswith("1 album, 1 analysed as albums\n")

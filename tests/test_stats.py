@@ -1,21 +1,22 @@
-"""stats.py on its own: which items disagree with their prediction; how to list them."""
+"""stats.py: which items and albums disagree with their prediction, how to
+list them, and --stats through beet."""
 
 from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
 
 import pytest
 
 from beetsplug.genreclf.policy import GenrePolicy
-from beetsplug.genreclf.stats import (
-    Taught,
-    disagreement_query,
-    disagrees,
-    library_stats,
-    stats_text,
-)
+from beetsplug.genreclf.run import HEAD_FILE
+from beetsplug.genreclf.stats import Judge, disagreement_query, library_stats, stats_text
 from beetsplug.genreclf.tags import shown_path
 from tests.helper import GenreClfTestBase
 
 POLICY = GenrePolicy(min_confidence=0.5, label_map={"hiphop": ["Hip-Hop", "Rap"]})
+JUDGE = Judge(POLICY)
 # (the item's genres, predicted label, confidence) -> disagrees
 CASES = {
     "another genre, confident": ((["Rock"], "jazz", 0.9), True),
@@ -37,11 +38,31 @@ CASES = {
 
 @pytest.mark.parametrize("case, expected", CASES.values(), ids=CASES.keys())
 def test_disagrees(case, expected):
-    genres, label, confidence = case
-    assert disagrees(genres, label, confidence, POLICY) is expected
+    assert JUDGE.disagrees(*case) is expected
 
 
-TAUGHT = Taught(["Ambient", "Rap"], synonyms={"Hip Hop": "Rap"})
+# learn.map (the user's synonyms) and map, either way round, before "disagrees":
+# (map, learn.map, the item's genres) -> disagrees with a confident hiphop
+SYNONYM_CASES = {
+    "no synonym: Rap is another genre": ({}, {}, ["Rap"], True),
+    "learn.map counts Rap as Hip-Hop": ({}, {"Rap": "Hip-Hop"}, ["Rap"], False),
+    "learn.map counts Hip-Hop as Rap": ({}, {"Hip-Hop": "Rap"}, ["Rap"], False),
+    "learn.map in other spellings": ({}, {"rap": "hip hop"}, ["RAP"], False),
+    "map writes hiphop as Rap": ({"hiphop": ["Rap"]}, {}, ["Rap"], False),
+    "map and learn.map chained": ({"hiphop": ["Rap"]}, {"Gangsta Rap": "Rap"}, ["Gangsta Rap"], False),
+    "a synonym of another genre": ({}, {"Trap": "Electronic"}, ["Trap"], True),
+}
+
+
+@pytest.mark.parametrize(
+    "label_map, synonyms, genres, expected", SYNONYM_CASES.values(), ids=SYNONYM_CASES.keys()
+)
+def test_synonyms_are_one_genre(label_map, synonyms, genres, expected):
+    judge = Judge(GenrePolicy(min_confidence=0.5, label_map=label_map), synonyms)
+    assert judge.disagrees(genres, "hiphop", 0.9) is expected
+
+
+TAUGHT = Judge(GenrePolicy(min_confidence=0.5), {"Hip Hop": "Rap"}, ["Ambient", "Rap"])
 # A learned head's prediction: (the item's genres, predicted label, confidence) -> disagrees
 LEARNED_CASES = {
     "a taught genre, another prediction": ((["Ambient"], "Rap", 0.9), True),
@@ -57,8 +78,11 @@ LEARNED_CASES = {
 
 @pytest.mark.parametrize("case, expected", LEARNED_CASES.values(), ids=LEARNED_CASES.keys())
 def test_a_learned_head_judges_only_genres_it_was_taught(case, expected):
-    genres, label, confidence = case
-    assert disagrees(genres, label, confidence, GenrePolicy(min_confidence=0.5), TAUGHT) is expected
+    assert TAUGHT.disagrees(*case, learned=True) is expected
+
+
+def test_a_base_prediction_judges_every_genre_beside_a_learned_head():
+    assert TAUGHT.disagrees(["Noise"], "Ambient", 0.99, learned=False) is True
 
 
 EITHER_JAZZ_OR_1959 = (
@@ -96,7 +120,7 @@ class TestQueryOnALibrary(GenreClfTestBase):
                     genreclf_genre=label or "", genreclf_confidence=confidence,
                 )
         matched = list(self.lib.items(query))
-        stats = library_stats(matched, POLICY)
+        stats = library_stats(matched, JUDGE)
 
         listed = self.lib.items(disagreement_query(query))
 
@@ -108,7 +132,7 @@ class TestQueryOnALibrary(GenreClfTestBase):
     "query, text", [([], "no items match"), (["title:zzzz"], "no items match title:zzzz")]
 )
 def test_stats_of_no_items_say_that_none_match(query, text):
-    assert stats_text(library_stats([], POLICY), query) == text
+    assert stats_text(library_stats([], JUDGE), query) == text
 
 
 class TestStatsCommand(GenreClfTestBase):
@@ -129,3 +153,90 @@ class TestStatsCommand(GenreClfTestBase):
         [first, second] = [line for line in lines if line.lstrip().startswith(("0.95", "0.90"))]
         assert first.endswith(f"  {shown_path(untagged.path)}")
         assert second.endswith("  Nina – Sinnerman")
+
+    def test_the_users_synonyms_are_no_disagreement(self, capsys):
+        """Rap for a hiphop prediction: mis-tagged only until learn.map says
+        Rap is Hip-Hop; `beet ls` then agrees."""
+        rap = {"artist": "MC", "title": "Rhymes", "genres": ["Rap"]}
+        self.add_item(**rap, genreclf_genre="hiphop", genreclf_confidence=0.9)
+        self.setup_plugin(min_confidence=0.5)
+        self.run_command("genreclf", "--stats")
+        assert "MC – Rhymes" in capsys.readouterr().out
+        self.unload_plugins()
+
+        self.setup_plugin(min_confidence=0.5, learn={"map": {"Rap": "Hip-Hop"}})
+        self.run_command("genreclf", "--stats")
+
+        output = capsys.readouterr().out
+        assert "no item's genres disagree" in output and "MC – Rhymes" not in output
+        assert list(self.lib.items("genreclf_disagrees:1")) == []
+
+    def test_a_damaged_learned_head_is_one_warning_and_stats_go_on(self, capsys, caplog):
+        self.setup_plugin(min_confidence="auto")
+        self.add_item(
+            artist="Nina", title="Sinnerman", genres=["Rock"],
+            genreclf_genre="jazz", genreclf_confidence=0.99, genreclf_source="learned",
+        )
+        (Path(self.config.config_dir()) / HEAD_FILE).write_bytes(b"PK\x03\x04 truncated")
+
+        with caplog.at_level(logging.WARNING, "beets.genreclf"):
+            self.run_command("genreclf", "--stats")
+
+        assert "Nina – Sinnerman" in capsys.readouterr().out  # judged, at the model's threshold
+        [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert "is damaged" in warning
+        assert warning.endswith(
+            "until then learned genres are judged without it "
+            "(every genre counts, at the model's min_confidence)"
+        )
+
+
+# Albums with stored predictions: (album artist, comp, album genres, label,
+# confidence, genres genreclf set) -> listed as disagreeing
+ALBUMS = {
+    "mislabelled": ("Nina", False, ["Rock"], "jazz", 0.9, None, True),
+    "agrees": ("Miles", False, ["Jazz"], "jazz", 0.9, None, False),
+    "not confident": ("Monk", False, ["Rock"], "jazz", 0.3, None, False),
+    "compilation flag": ("Nina", True, ["Rock"], "jazz", 0.9, None, False),
+    "various artists": ("Various Artists", False, ["Rock"], "jazz", 0.9, None, False),
+    "genres genreclf set": ("Evans", False, ["Rock"], "jazz", 0.9, "Rock", False),
+    "unanalysed": ("Basie", False, ["Rock"], None, None, None, False),
+}
+
+
+class TestAlbumStats(GenreClfTestBase):
+    def add_albums(self) -> None:
+        for name, (artist, comp, genres, label, confidence, applied, _) in ALBUMS.items():
+            album = self.add_album(album=name, albumartist=artist, artist=artist, comp=comp)
+            album.update({"genres": genres, "genreclf_genre": label or "",
+                          "genreclf_confidence": confidence})
+            if applied:
+                album.genreclf_applied = applied
+            album.store(inherit=False)
+
+    def test_stats_a_counts_exactly_what_beet_ls_a_lists(self, capsys):
+        self.setup_plugin(min_confidence=0.5)
+        self.add_albums()
+
+        self.run_command("genreclf", "--stats", "-a")
+
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == (
+            "7 albums, 6 analysed as albums "
+            "(2 compilations, not judged: their tracks keep their own genres)"
+        )
+        expected = sorted(name for name, row in ALBUMS.items() if row[-1])
+        assert "1 album whose genres disagree with a prediction at confidence ≥ 0.50:" in lines
+        [command] = [line.removeprefix("list them: ") for line in lines if "beet ls -a" in line]
+        assert shlex.split(command) == ["beet", "ls", "-a", "genreclf_disagrees:1"]
+        assert sorted(a.album for a in self.lib.albums(["genreclf_disagrees:1"])) == expected
+        self.run_command("ls", "-a", "-f", "$album", "genreclf_disagrees:1")
+        assert capsys.readouterr().out.splitlines() == expected
+
+    def test_no_split_album_noise(self, capsys):
+        self.setup_plugin(min_confidence=0.5)
+        self.add_albums()
+
+        self.run_command("genreclf", "--stats", "-a")
+
+        assert "predictions differ" not in capsys.readouterr().out

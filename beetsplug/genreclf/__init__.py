@@ -27,19 +27,16 @@ from .policy import (
     MODEL_FIELD,
     SOURCE_FIELD,
     TOP_FIELD,
-    GenrePolicy,
 )
 from .importing import ImportRun
-from .run import HEAD_FILE, TaggingRun
+from .run import HEAD_FILE
 from .settings import DEFAULTS, Settings, SettingsError, load_settings
-from .stats import DISAGREES_FIELD, disagreement_flag, taught_by
+from .stats import DISAGREES_FIELD, Judge, stats_judge
 from .unanalysable import ERROR_FIELD, ERROR_ON_FIELD
 
 if TYPE_CHECKING:
     from beets.importer import ImportSession, ImportTask
-    from beets.library import Item
-
-    from .stats import Taught
+    from beets.library import Album, Item
 
 __all__ = ["GenreClfPlugin", "HEAD_FILE"]
 
@@ -118,6 +115,7 @@ class GenreClfPlugin(BeetsPlugin):
         # `beet ls genreclf_disagrees:1`: computed for each item, so it follows
         # edits of genres and of map/min_confidence without a re-analysis.
         self.template_fields[DISAGREES_FIELD] = self.disagrees
+        self.album_template_fields[DISAGREES_FIELD] = self.album_disagrees
         self._import_run: ImportRun | None = None
         if self.settings.auto:
             self.import_stages = [self.imported]
@@ -135,12 +133,14 @@ class GenreClfPlugin(BeetsPlugin):
         return [command]
 
     @cached_property
-    def _stats_judging(self) -> tuple[GenrePolicy, Taught | None]:
-        with TaggingRun(self.settings, None, self._log) as run:
-            return run.policy, taught_by(run.head, self.settings.learn.synonyms)
+    def _judge(self) -> Judge:
+        return stats_judge(self.settings, None, self._log)
 
     def disagrees(self, item: Item) -> int:
-        return disagreement_flag(item, *self._stats_judging)
+        return int(self._judge.item_disagrees(item))
+
+    def album_disagrees(self, album: Album) -> int:
+        return int(self._judge.album_disagrees(album))
 
     # Import: one run for the whole import, opened at its start.
 

@@ -264,21 +264,20 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
 
 def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:
     """Print (and plot) the stored predictions; no audio is decoded."""
-    from .stats import album_stats, album_stats_text, library_stats, stats_text, taught_by
+    from .stats import album_stats, album_stats_text, library_stats, stats_judge, stats_text
 
     if opts.plot:
         from .plots import check_plot_path
 
         check_plot_path(opts.plot)
-    with TaggingRun(settings, lib, log, base=opts.base) as run:
-        policy, taught = run.policy, taught_by(run.head, settings.learn.synonyms)
+    judge = stats_judge(settings, lib, log, base=opts.base)
     if opts.album:
         albums = list(lib.albums(args))
-        ui.print_(album_stats_text(album_stats(albums, policy, taught), args) + "\n")
+        ui.print_(album_stats_text(album_stats(albums, judge), args) + "\n")
         items = [item for album in albums for item in album.items()]
     else:
         items = list(lib.items(args))
-    library = library_stats(items, policy, taught)
+    library = library_stats(items, judge)
     ui.print_(stats_text(library, args))
     if opts.plot and library.analysed:
         from .plots import save, stats_figure

@@ -129,6 +129,11 @@ def no_items_text(query: Sequence[str] = ()) -> str:
     return f"no items match {shlex.join(query)}" if query else "no items match"
 
 
+def counted(count: int, noun: str) -> str:
+    """"1 file", "2 files": ``count`` and ``noun`` (a regular plural)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def minutes(seconds: float) -> str:
     """``seconds`` as m:ss."""
     whole_minutes, rest = divmod(int(seconds), 60)

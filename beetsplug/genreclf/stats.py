@@ -1,9 +1,10 @@
 """The library's predictions at a glance, from the database alone (no audio).
 
-Counts and confidence of the stored predictions, and the items whose own
-``genres`` disagree with a confident prediction (likely mis-tagged), with a
-``beet ls`` query that lists exactly those: ``genreclf_disagrees:1``, a field
-the plugin computes with :func:`disagreement_flag`.
+Counts and confidence of the stored predictions, and the items (or albums)
+whose own ``genres`` disagree with a confident prediction (likely
+mis-tagged), with a ``beet ls`` query that lists exactly those:
+``genreclf_disagrees:1`` (``beet ls -a`` for albums), a field the plugin
+computes with a :class:`Judge`.
 """
 
 from __future__ import annotations
@@ -15,20 +16,107 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .explain import bar, no_items_text
+from beets import ui
+
+from .explain import bar, counted, no_items_text
 from .learn import Synonyms
 from .mood import MOOD_FIELD
 from .policy import CONFIDENCE_FIELD, GENRE_FIELD, SOURCE_FIELD, GenrePolicy, genre_key
-from .tagging import album_ours
+from .tagging import album_ours, is_compilation
 from .tags import display_name, shown_path
 
 if TYPE_CHECKING:
-    from .learn import Head
+    from beets.library import Library
+
+    from .settings import Settings
 
 CONFIDENCE_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 BAR_WIDTH = 30
 GENRES_WIDTH = 24  # longer current genres are cut in the disagreement list
-DISAGREES_FIELD = "genreclf_disagrees"  # 1 or 0, see disagreement_flag
+DISAGREES_FIELD = "genreclf_disagrees"  # 1 or 0, see Judge
+
+
+class Judge:
+    """Whether a record's own genres contradict its stored prediction, as
+    --stats and ``genreclf_disagrees`` tell it: ``policy`` gives
+    min_confidence and ``map``; ``synonyms`` (learn.map) make the user's
+    names of one genre one genre, whichever the prediction; ``head_labels``
+    are the genres a learned head was taught (it judges only those)."""
+
+    def __init__(
+        self,
+        policy: GenrePolicy,
+        synonyms: Mapping[str, str] | None = None,
+        head_labels: Sequence[str] | None = None,
+    ) -> None:
+        self.policy = policy
+        self._counts_as = Synonyms(synonyms)
+        self._taught = None if head_labels is None else {self.key(g) for g in head_labels}
+
+    @property
+    def min_confidence(self) -> float:
+        return self.policy.min_confidence
+
+    def key(self, genre: str) -> str:
+        """What ``genre`` is compared by: the genre learn.map counts it as, in
+        any spelling (:func:`~.policy.genre_key`)."""
+        return genre_key(self._counts_as(genre))
+
+    def disagrees(
+        self,
+        genres: Sequence[str],
+        label: str | None,
+        confidence: float | None,
+        learned: bool = False,
+    ) -> bool:
+        """Whether ``genres`` contradict the prediction: there are genres,
+        the prediction is at least ``min_confidence``, and none of the
+        genres is the label or what ``map`` makes of it (after learn.map).
+        A ``learned`` head's prediction judges only records with a genre it
+        was taught: it cannot tell a genre it never learned."""
+        if not genres or not label or confidence is None or confidence < self.min_confidence:
+            return False
+        if learned and self._taught is not None and not self._taught & set(map(self.key, genres)):
+            return False
+        accepted = {self.key(genre) for genre in accepted_genres(label, self.policy)}
+        return not any(self.key(genre) in accepted for genre in genres)
+
+    def item_disagrees(self, item) -> bool:
+        label, confidence = item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD)
+        return self.disagrees(item.genres, label, confidence, _learned(item))
+
+    def album_disagrees(self, album) -> bool:
+        """As for an item; never for a compilation, whose tracks keep their
+        own genres, nor for an album whose genres genreclf itself set."""
+        if is_compilation(album) or album_ours(album):
+            return False
+        label, confidence = album.get(GENRE_FIELD), album.get(CONFIDENCE_FIELD)
+        return self.disagrees(album.genres, label, confidence, _learned(album))
+
+
+def stats_judge(settings: Settings, lib: Library | None, log, base: bool = False) -> Judge:
+    """The judge of the current settings and learned head (``base``: the
+    model's own genres). Judging reads no audio, so a learned head that
+    cannot be read is one warning, and learned predictions are judged
+    without it: every genre counts, at the model's threshold."""
+    from .run import TaggingRun
+
+    with TaggingRun(settings, lib, log, base=base) as run:
+        try:
+            head = run.head
+        except ui.UserError as exc:
+            threshold = ", at the model's min_confidence" if settings.min_confidence is None else ""
+            log.warning(
+                "{}; until then learned genres are judged without it (every genre counts{})",
+                str(exc).removeprefix("genreclf: "), threshold,
+            )
+            head, run.base = None, True  # the run's policy then reads no head
+        return Judge(run.policy, settings.learn.synonyms, head.labels if head else None)
+
+
+def _learned(record) -> bool:
+    """Whether ``record`` (an item or album) holds a learned head's prediction."""
+    return record.get(SOURCE_FIELD) == "learned"
 
 
 @dataclass(frozen=True)
@@ -38,30 +126,6 @@ class Disagreement:
     predicted: str
     genres: list[str]
     name: str  # "Artist – Title", else the path
-
-
-class Taught:
-    """What a learned head can judge: the genres it was taught, i.e. its
-    labels and the genres that ``learn.map`` counts as one of them."""
-
-    def __init__(self, labels: Sequence[str], synonyms: Mapping[str, str] | None = None) -> None:
-        self._counts_as = Synonyms(synonyms)
-        self._labels = {genre_key(label): label for label in labels}
-
-    def label_of(self, genre: str) -> str | None:
-        """The label ``genre`` counts as, or None if the head does not know it."""
-        return self._labels.get(genre_key(self._counts_as(genre)))
-
-
-def taught_by(head: Head | None, synonyms: Mapping[str, str]) -> Taught | None:
-    """What ``head`` was taught, or None without a head."""
-    return Taught(head.labels, synonyms) if head is not None else None
-
-
-def judged_by(record, taught: Taught | None) -> Taught | None:
-    """``taught`` if ``record`` (an item or album) holds a learned head's
-    prediction; a base model's prediction knows all its genres."""
-    return taught if record.get(SOURCE_FIELD) == "learned" else None
 
 
 @dataclass(frozen=True)
@@ -79,11 +143,9 @@ class LibraryStats:
         return sum(self.genres.values())
 
 
-def library_stats(
-    items: Iterable, policy: GenrePolicy, taught: Taught | None = None
-) -> LibraryStats:
-    """Statistics of the stored predictions of ``items`` (``taught``: what
-    the learned head behind learned predictions knows, see :func:`disagrees`)."""
+def library_stats(items: Iterable, judge: Judge) -> LibraryStats:
+    """Statistics of the stored predictions of ``items``, and those whose
+    genres disagree (exactly those ``beet ls genreclf_disagrees:1`` lists)."""
     genres: Counter = Counter()
     moods: Counter = Counter()
     confidence_sums: Counter = Counter()
@@ -100,13 +162,13 @@ def library_stats(
             moods[item[MOOD_FIELD]] += 1
         confidence_sums[label] += confidence
         bins[bisect.bisect_right(CONFIDENCE_EDGES[1:-1], confidence)] += 1
-        if disagrees(item.genres, label, confidence, policy, judged_by(item, taught)):
+        if judge.item_disagrees(item):
             disagreements.append(
                 Disagreement(item.id, confidence, label, list(item.genres), display_name(item))
             )
     disagreements.sort(key=lambda d: -d.confidence)
     return LibraryStats(
-        count, genres, confidence_sums, bins, policy.min_confidence, disagreements, moods
+        count, genres, confidence_sums, bins, judge.min_confidence, disagreements, moods
     )
 
 
@@ -116,100 +178,64 @@ class AlbumRow:
     label: str  # the album's predicted genre
     confidence: float
     genres: list[str]  # the album's own
-    track_labels: Counter  # its tracks' own predicted genres
 
 
 @dataclass(frozen=True)
 class AlbumStats:
     albums: int  # matched by the query, analysed or not
-    analysed: int
-    split: list[AlbumRow]  # albums whose tracks' own predictions differ
+    analysed: int  # of them, those with an album prediction (compilations included)
+    compilations: int  # analysed compilations: not judged, their tracks keep their own genres
     disagreements: list[AlbumRow]  # the album's genres disagree with a confident prediction
     min_confidence: float
 
 
-def album_stats(
-    albums: Iterable, policy: GenrePolicy, taught: Taught | None = None
-) -> AlbumStats:
-    """The albums' stored predictions: split albums and disagreements."""
-    count, analysed, split, disagreeing = 0, 0, [], []
+def album_stats(albums: Iterable, judge: Judge) -> AlbumStats:
+    """The albums' stored predictions, and those whose genres disagree
+    (exactly those ``beet ls -a genreclf_disagrees:1`` lists)."""
+    count, analysed, compilations, disagreeing = 0, 0, 0, []
     for album in albums:
         count += 1
         label, confidence = album.get(GENRE_FIELD), album.get(CONFIDENCE_FIELD)
         if not label or confidence is None:
             continue
         analysed += 1
-        tracks = Counter(i.get(GENRE_FIELD) for i in album.items() if i.get(GENRE_FIELD))
-        row = AlbumRow(album_name(album), label, confidence, list(album.genres), tracks)
-        if len(tracks) > 1:
-            split.append(row)
-        if not album_ours(album) and disagrees(
-            album.genres, label, confidence, policy, judged_by(album, taught)
-        ):
-            disagreeing.append(row)
-    split.sort(key=lambda row: -row.confidence)
+        compilations += is_compilation(album)
+        if judge.album_disagrees(album):
+            disagreeing.append(AlbumRow(album_name(album), label, confidence, list(album.genres)))
     disagreeing.sort(key=lambda row: -row.confidence)
-    return AlbumStats(count, analysed, split, disagreeing, policy.min_confidence)
+    return AlbumStats(count, analysed, compilations, disagreeing, judge.min_confidence)
 
 
 def album_stats_text(stats: AlbumStats, query: Sequence[str] = ()) -> str:
-    """Albums whose tracks disagree, and albums whose genres disagree."""
+    """How many albums were analysed, and those whose genres disagree."""
     if not stats.albums:
         return no_items_text(query)
-    lines = [f"{stats.albums} albums, {stats.analysed} analysed as albums", ""]
-    lines.append(f"{len(stats.split)} albums whose tracks' own predictions differ:")
-    for row in stats.split:
-        tracks = ", ".join(f"{label} {n}" for label, n in row.track_labels.most_common())
-        lines.append(f"  {row.confidence:.2f} {row.label:<10} tracks: {tracks:<30} {row.name}")
+    lines = [f"{counted(stats.albums, 'album')}, {stats.analysed} analysed as albums"]
+    if stats.compilations:
+        lines[0] += (
+            f" ({counted(stats.compilations, 'compilation')}, not judged: "
+            "their tracks keep their own genres)"
+        )
     threshold = f"confidence ≥ {stats.min_confidence:.2f}"
+    if not stats.disagreements:
+        return "\n".join([*lines, "", f"no album's genres disagree with a prediction at {threshold}"])
     lines += [
         "",
-        f"{len(stats.disagreements)} albums whose genres disagree with a prediction "
-        f"at {threshold}:",
+        f"{counted(len(stats.disagreements), 'album')} whose genres disagree with a "
+        f"prediction at {threshold}:",
     ]
     for row in stats.disagreements:
         genres = _cut("; ".join(row.genres), GENRES_WIDTH)
         lines.append(
             f"  {row.confidence:.2f} {row.label:<10} {genres:<{GENRES_WIDTH + 2}}{row.name}"
         )
-    return "\n".join(lines)
+    command = shlex.join(["beet", "ls", "-a", *disagreement_query(query)])
+    return "\n".join([*lines, "", f"list them: {command}"])
 
 
 def accepted_genres(label: str, policy: GenrePolicy) -> list[str]:
     """The genres that agree with ``label``: the label and what ``map`` makes of it."""
     return list(dict.fromkeys([label, *policy.mapped(label)]))
-
-
-def disagrees(
-    genres: Sequence[str],
-    label: str | None,
-    confidence: float | None,
-    policy: GenrePolicy,
-    taught: Taught | None = None,
-) -> bool:
-    """Whether an item's own ``genres`` contradict its prediction: the item has
-    genres, the prediction is at least ``min_confidence`` and none of the
-    genres is one that agrees with its ``label`` (compared by genre_key).
-    A learned head's prediction (``taught``: what it knows) judges only items
-    with a genre it was taught, and a genre agrees if learn.map counts it as
-    the label."""
-    if not genres or not label or confidence is None or confidence < policy.min_confidence:
-        return False
-    if taught is not None:
-        known = [known for known in map(taught.label_of, genres) if known]
-        if not known:  # a head cannot tell a genre it never learned
-            return False
-        genres = [*genres, *known]
-    accepted = {genre_key(genre) for genre in accepted_genres(label, policy)}
-    return not any(genre_key(genre) in accepted for genre in genres)
-
-
-def disagreement_flag(item, policy: GenrePolicy, taught: Taught | None = None) -> int:
-    """``item``'s DISAGREES_FIELD: 1 if its genres disagree with its stored
-    prediction (see :func:`disagrees`), else 0."""
-    label, confidence = item.get(GENRE_FIELD), item.get(CONFIDENCE_FIELD)
-    return int(disagrees(item.genres, label, confidence, policy, judged_by(item, taught)))
-
 
 def disagreement_query(query: Sequence[str] = ()) -> list[str]:
     """``beet ls`` arguments that list the disagreements among ``query``'s
@@ -229,7 +255,7 @@ def stats_text(stats: LibraryStats, query: Sequence[str] = ()) -> str:
     ``query``'s items (or that none match)."""
     if not stats.items:
         return no_items_text(query)
-    lines = [f"{stats.items} items, {stats.analysed} analysed", ""]
+    lines = [f"{counted(stats.items, 'item')}, {stats.analysed} analysed", ""]
     if stats.analysed:
         lines += _genre_table(stats) + [""] + _confidence_table(stats) + [""]
     if stats.moods:
@@ -274,7 +300,7 @@ def _disagreement_list(stats: LibraryStats, query: Sequence[str]) -> list[str]:
         return [f"no item's genres disagree with a prediction at {threshold}"]
     width = max(len(label) for label in [*stats.genres, "predicted"]) + 2
     lines = [
-        f"{len(stats.disagreements)} items whose genres disagree with a prediction "
+        f"{counted(len(stats.disagreements), 'item')} whose genres disagree with a prediction "
         f"at {threshold}:",
         f"confidence  {'predicted':<{width}}{'current genres':<{GENRES_WIDTH + 2}}"
         "artist – title, or path",
