@@ -32,6 +32,9 @@ class GenreClfTestBase(PluginTestHelper):
 
     def setup_plugin(self, **settings) -> beets.plugins.BeetsPlugin:
         self.config["genreclf"].set({"jobs": 2, "min_confidence": 0.0, **settings})
+        # Tracks are added where they are (`add_tracks`): a library kept in
+        # place, whose files genreclf writes (in copy mode it would not).
+        self.config["import"]["copy"] = False
         self.load_plugins()
         return beets.plugins.find_plugins()[0]
 

@@ -41,10 +41,11 @@ class ImportTestBase(GenreClfTestBase):
         return [r.getMessage() for r in caplog.records if r.name == "beets.genreclf"]
 
     def assert_learn_and_retag_decode_nothing(self, caplog, items: int) -> None:
-        """`--learn` then `-f -W` over ``items`` items: all from the cache."""
+        """`--learn` then a run over ``items`` items with the learned genres
+        (a new setup: every item again, without `-f`): all from the cache."""
         with caplog.at_level(logging.INFO, "beets.genreclf"):
             self.run_command("genreclf", "--learn")
-            self.run_command("genreclf", "-f", "-W")
+            self.run_command("genreclf", "-W")
 
         messages = self.messages(caplog)
         assert f"embeddings: {items} from the cache, 0 decoded, 0 failed" in messages
@@ -114,7 +115,7 @@ class TestWrite(ImportTestBase):
             assert item.genres == written(item.genreclf_genre)
             assert file_genres(item.path) == item.genres
 
-    def test_force_w_from_the_cache_writes_too(self):
+    def test_force_w_writes_too(self):
         self.setup_plugin()
         [item] = self.add_tracks("beats.mp3")
         self.run_command("genreclf", "-W")

@@ -68,16 +68,26 @@ class AnalysisCache:
         """(probabilities, embedding) if ``path`` is unchanged since cached,
         or if its audio is that of a cached file (its tags were rewritten,
         or it is a copy)."""
-        try:
-            state = _stat(path)
-        except OSError:
-            return None
-        found = self._by_path(path, state) or self._by_audio(path, state)
+        found = self._lookup(path)
         if found is None:
             return None
         with self._lock:
             self.hits += 1
         return _array(found[0]), _array(found[1])
+
+    def audio_changed(self, path: bytes) -> bool:
+        """Whether the file at ``path`` no longer holds audio cached for this
+        setup (it was replaced, or nothing is cached for it), so that its
+        stored prediction may be stale. A file that cannot be read has
+        nothing new to hear: not changed."""
+        return os.path.isfile(path) and self._lookup(path) is None
+
+    def _lookup(self, path: bytes) -> tuple[bytes, bytes] | None:
+        try:
+            state = file_state(path)
+        except OSError:
+            return None
+        return self._by_path(path, state) or self._by_audio(path, state)
 
     def _by_path(self, path: bytes, state: tuple[int, int]) -> tuple[bytes, bytes] | None:
         with self._lock:
@@ -111,7 +121,7 @@ class AnalysisCache:
 
     def put(self, path: bytes, probabilities: np.ndarray, embedding: np.ndarray) -> None:
         try:
-            state = _stat(path)
+            state = file_state(path)
         except OSError:
             return
         with self._lock:
@@ -137,15 +147,28 @@ class AnalysisCache:
             )
             self._commit_now_and_then()
 
-    def refresh(self, path: bytes) -> None:
-        """After a tag write: same audio, new size and mtime."""
-        self.move(path, path)
+    def refresh(self, path: bytes, before: tuple[int, int]) -> None:
+        """After a tag write: same audio, new size and mtime. Only an entry
+        that held for the file as it was ``before`` the write (its size and
+        mtime) follows it: an entry for other audio once at this path must
+        never come to look current."""
+        try:
+            size, mtime_ns = file_state(path)
+        except OSError:
+            return
+        with self._lock:
+            self._db.execute(
+                "UPDATE analysis SET size = ?, mtime_ns = ?"
+                " WHERE path = ? AND size = ? AND mtime_ns = ?",
+                (size, mtime_ns, path, *before),
+            )
+            self._commit_now_and_then()
 
     def move(self, old: bytes, new: bytes) -> None:
         """The file at ``old`` is now ``new`` (an import copied or moved it,
         and may have written its tags): same audio, so keep its entries."""
         try:
-            size, mtime_ns = _stat(new)
+            size, mtime_ns = file_state(new)
         except OSError:
             return
         with self._lock:
@@ -183,7 +206,8 @@ def cache_file(library_path: str | bytes, config_dir: Path) -> Path:
     return library.with_name(library.name + ".genreclf-cache")
 
 
-def _stat(path: bytes) -> tuple[int, int]:
+def file_state(path: bytes) -> tuple[int, int]:
+    """A file's size and modification time, as the cache keys it."""
     status = os.stat(path)
     return status.st_size, status.st_mtime_ns
 
