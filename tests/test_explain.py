@@ -9,18 +9,22 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import soundfile
 from beets import ui
+from beets.library import Item
 
 from beetsplug.genreclf import plots
 from beetsplug.genreclf.analysis import AnalysedWindow, Analyzer
 from beetsplug.genreclf.audio import WindowPolicy
-from beetsplug.genreclf.explain import display_title, explain, no_items_text
+from beetsplug.genreclf.explain import display_title, explain, no_items_text, window_headings
 from beetsplug.genreclf.features import FeatureParams, segments_per_window
-from beetsplug.genreclf.model import PACKAGED, GenreModel, TrackPrediction, reference
+from beetsplug.genreclf.model import PACKAGED, GenreModel, TrackPrediction, aggregate, reference
+from beetsplug.genreclf.mood import MOOD_LABELS
 from tests.audiogen import synthesize, write_audio
 from tests.helper import MODEL, GenreClfTestBase, file_genres
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+GEOMETRIC_NOTE = "  overall: every window's evidence multiplied, so it can be above each window"
 # 12 s tracks in two windows of 4 s, side by side from 2 s to 10 s: one segment each.
 TWO_WINDOWS = {"windows": 2, "window_seconds": 4.0}
 
@@ -88,6 +92,51 @@ class TestExplain(GenreClfTestBase):
         with pytest.raises(ui.UserError, match="at most 1 items and the query matches 2"):
             self.run_command("genreclf", "--explain")
 
+    @pytest.mark.parametrize(
+        "model, note",
+        [("accurate", GEOMETRIC_NOTE), ("mfcc", "  overall: the average of all windows")],
+    )
+    def test_the_last_line_says_what_overall_is(self, capsys, model, note):
+        self.setup_plugin(model=model)
+        self.add_tracks("chords.flac")
+
+        self.run_command("genreclf", "--explain")
+
+        assert capsys.readouterr().out.rstrip("\n").splitlines()[-1] == note
+
+    def test_windows_past_an_hour_are_headed_h_mm_ss(self, capsys, tmp_path):
+        """A 73-minute file (8 kHz, so it stays small), five 3 s windows: the
+        last starts past an hour; every heading is then h:mm:ss."""
+        self.setup_plugin(windows=5, window_seconds=3)
+        path = tmp_path / "long.flac"
+        minute = synthesize("chords", 60, sample_rate=8000, seed=1)
+        with soundfile.SoundFile(path, "w", 8000, 1, format="FLAC", subtype="PCM_16") as file:
+            for _ in range(73):
+                file.write(minute)
+        self.lib.add(Item.from_path(path))
+
+        self.run_command("genreclf", "--explain")
+
+        headers, _ = chart_rows(capsys.readouterr().out)
+        assert all(re.fullmatch(r"\d:\d\d:\d\d", heading) for heading in headers[:-1])
+        assert len(headers) == 6 and headers[-2] > "1:00:00" and headers[0] < "1:00:00"
+
+    def test_an_albums_mood_is_explained_track_by_track(self, capsys):
+        self.setup_plugin()
+        tracks = self.add_tracks("chords.flac", "beats.ogg", "noise.wav")
+        for number, item in enumerate(tracks, 1):
+            item.track = number
+            item.store()
+        self.lib.add_album(tracks)
+
+        self.run_command("genreclf", "--explain", "-a")
+
+        lines = capsys.readouterr().out.rstrip("\n").splitlines()
+        mood = next(i for i, line in enumerate(lines) if line.startswith("  mood "))
+        assert lines[mood].split() == ["mood", "01", "02", "03", "overall"]
+        assert sorted(line.split()[0] for line in lines[mood + 1 : mood + 5]) == sorted(MOOD_LABELS)
+        assert lines[-1] == "  overall: every track's evidence multiplied, so it can be above each track"
+
     def test_a_bad_file_is_reported_and_the_others_explained(self, capsys):
         self.setup_plugin()
         self.add_tracks("chords.wav", "beats.wav")
@@ -122,6 +171,36 @@ def test_windows_of_different_music_get_different_probabilities(tmp_path):
     labels = found["mixed"].labels
     assert [labels[np.argmax(first)], labels[np.argmax(second)]] == [top["chords"], top["beats"]]
     assert found["mixed"].overall == pytest.approx((first + second) / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "starts, headings",
+    [
+        ([0.0, 47.2, 94.9], ["0:00", "0:47", "1:34"]),
+        ([1800.0, 3599.9], ["30:00", "59:59"]),
+        ([1200.0, 5755.4], ["0:20:00", "1:35:55"]),  # the issue's 2-hour file: not "95:55"
+        ([36000.0], ["10:00:00"]),
+    ],
+)
+def test_window_headings_are_m_ss_or_past_an_hour_h_mm_ss(starts, headings):
+    assert window_headings(starts) == headings
+
+
+def test_overall_is_the_windows_evidence_multiplied():
+    """Geometric pooling: overall is the renormalised geometric mean of the
+    windows' columns (weighted by their segments), and can be above every
+    window: jazz is 50 % in each, the rest disagree."""
+    segments = np.array([[0.5, 0.5, 1e-4], [0.5, 0.5, 1e-4], [0.5, 1e-4, 0.5]])
+    prediction = TrackPrediction(aggregate(segments, "geometric_mean"), np.zeros(4), segments)
+    windows = [AnalysedWindow(0.0, 2), AnalysedWindow(30.0, 1)]
+
+    found = explain("a.flac", prediction, windows, ["jazz", "rock", "pop"], aggregation="geometric_mean")
+
+    first, second = found.window_probabilities
+    pooled = first ** (2 / 3) * second ** (1 / 3)
+    assert found.overall == pytest.approx(pooled / pooled.sum(), rel=1e-5)
+    assert found.top[0] == "jazz" and found.top[1] > max(first[0], second[0]) + 0.3
+    assert found.pooling == "geometric_mean" and found.overall_note == GEOMETRIC_NOTE.strip()
 
 
 def test_segments_per_window_keeps_each_windows_count():

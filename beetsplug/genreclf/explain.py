@@ -1,7 +1,10 @@
 """What the model heard: each label's probability per analysed window and overall.
 
-A track's prediction is the mean over its 3 s segments; the segments of one
-window, averaged alone, show what the model made of that part of the track.
+A track's prediction pools its 3 s segments as the model's metadata says
+(``aggregation``); each window's column pools that window's segments alone
+in the same way, so it shows what the model made of that part of the track.
+With the geometric mean (the accurate model, an album's tracks, the mood),
+"overall" multiplies the windows' evidence and can be above every window.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ class Explanation:
     column_kind: str = "window (start m:ss)"
     kind: str = "genre"  # what the labels are: "genre" or "mood"
     mood: Explanation | None = None  # the same windows' mood, when the model has a mood head
+    pooling: str = "geometric_mean"  # how overall pools the columns: see model.aggregate
 
     @property
     def top(self) -> tuple[str, float]:
@@ -48,7 +52,15 @@ class Explanation:
 
     @property
     def headings(self) -> list[str]:
-        return list(self.columns) or [*map(minutes, self.window_starts)]
+        return list(self.columns) or window_headings(self.window_starts)
+
+    @property
+    def overall_note(self) -> str:
+        """What 'overall' is, in one line."""
+        column = self.column_kind.split()[0]  # "window" or "track"
+        if self.pooling == "mean":
+            return f"overall: the average of all {column}s"
+        return f"overall: every {column}'s evidence multiplied, so it can be above each {column}"
 
 
 def album_explanation(
@@ -57,18 +69,27 @@ def album_explanation(
     track_probabilities: np.ndarray,
     album_probabilities: np.ndarray,
     labels: list[str],
+    mood_head: MoodHead | None = None,
+    track_embeddings: np.ndarray | None = None,
 ) -> Explanation:
-    """An album's tracks side by side (columns) and the album overall."""
-    order = np.argsort(-album_probabilities, kind="stable")
-    return Explanation(
+    """An album's tracks side by side (columns) and the album overall (the
+    tracks' renormalised geometric mean). With a ``mood_head`` and the
+    tracks' embeddings (n_tracks, size), each track's mood and the album's:
+    the head on the tracks' mean embedding, as tagging stores it."""
+    explanation = Explanation(
         path=name,
-        labels=[labels[i] for i in order],
         window_starts=[],
-        window_probabilities=track_probabilities[:, order],
-        overall=album_probabilities[order],
         title=name,
         columns=tuple(track_names),
         column_kind="track",
+        **ranked(track_probabilities, album_probabilities, labels),
+    )
+    if mood_head is None or track_embeddings is None:
+        return explanation
+    return with_mood(
+        explanation,
+        mood_head.probabilities(track_embeddings),
+        mood_head.probabilities(track_embeddings.mean(axis=0)),
     )
 
 
@@ -79,30 +100,45 @@ def explain(
     labels: list[str],
     title: str | None = None,
     mood_head: MoodHead | None = None,
+    aggregation: str = "mean",
 ) -> Explanation:
-    """Split ``prediction``'s segments into the ``windows`` they came from.
-    ``title`` names the track in plots (default: the file name). With a
-    ``mood_head`` (and the segments' embeddings), each window's mood too: the
-    head on the window's mean embedding, overall on the track's."""
+    """Split ``prediction``'s segments into the ``windows`` they came from,
+    each window's pooled by ``aggregation`` (the model's, see
+    model.aggregate). ``title`` names the track in plots (default: the file
+    name). With a ``mood_head`` (and the segments' embeddings), each window's
+    mood too: the head on the window's mean embedding, overall on the track's."""
+    from .model import aggregate
+
     bounds = np.cumsum([0, *(window.segments for window in windows)])
     spans = list(zip(bounds, bounds[1:]))
-    per_window = np.stack([prediction.segment_probabilities[a:b].mean(axis=0) for a, b in spans])
-    genre = ranked(per_window, prediction.probabilities, labels)
+    segments = prediction.segment_probabilities
+    per_window = np.stack([aggregate(segments[a:b], aggregation) for a, b in spans])
+    starts = [window.start for window in windows]
     explanation = Explanation(
         path=path,
-        window_starts=[window.start for window in windows],
+        window_starts=starts,
         title=display_title(path) if title is None else title,
-        **genre,
+        columns=tuple(window_headings(starts)),
+        column_kind=f"window (start {'h:mm:ss' if _past_an_hour(starts) else 'm:ss'})",
+        pooling=aggregation,
+        **ranked(per_window, prediction.probabilities, labels),
     )
     if mood_head is None or prediction.segment_embeddings is None:
         return explanation
-    from .mood import MOOD_LABELS
-
     embeddings = prediction.segment_embeddings
     moods = np.stack([mood_head.probabilities(embeddings[a:b].mean(axis=0)) for a, b in spans])
-    overall = mood_head.probabilities(prediction.embedding)
+    return with_mood(explanation, moods, mood_head.probabilities(prediction.embedding))
+
+
+def with_mood(explanation: Explanation, per_column: np.ndarray, overall: np.ndarray) -> Explanation:
+    """``explanation`` with the mood of its columns (n_columns, 4) and
+    overall: the mood head on pooled embeddings, i.e. the columns' evidence
+    multiplied, as a geometric mean pools it."""
+    from .mood import MOOD_LABELS
+
     mood = dataclasses.replace(
-        explanation, kind="mood", **ranked(moods, overall, list(MOOD_LABELS))
+        explanation, kind="mood", pooling="geometric_mean",
+        **ranked(per_column, overall, list(MOOD_LABELS)),
     )
     return dataclasses.replace(explanation, mood=mood)
 
@@ -134,18 +170,32 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def minutes(seconds: float) -> str:
-    """``seconds`` as m:ss."""
+def window_headings(starts: Sequence[float]) -> list[str]:
+    """The windows' starts as m:ss, or all as h:mm:ss when one is past an hour."""
+    return [clock_time(start, _past_an_hour(starts)) for start in starts]
+
+
+def _past_an_hour(starts: Sequence[float]) -> bool:
+    return any(start >= 3600 for start in starts)
+
+
+def clock_time(seconds: float, hours: bool = False) -> str:
+    """``seconds`` as m:ss, or as h:mm:ss with ``hours``."""
     whole_minutes, rest = divmod(int(seconds), 60)
-    return f"{whole_minutes}:{rest:02d}"
+    if not hours:
+        return f"{whole_minutes}:{rest:02d}"
+    whole_hours, whole_minutes = divmod(whole_minutes, 60)
+    return f"{whole_hours}:{whole_minutes:02d}:{rest:02d}"
 
 
 def text_chart(explanation: Explanation, width: int = 80) -> str:
     """A table with one row per label, one column per window (headed by its
     start time) and an 'overall' column; each cell a percentage and a bar.
-    The mood's table follows when the explanation has one."""
+    The mood's table follows when the explanation has one, then a line on
+    what 'overall' is."""
     tables = [explanation] + ([explanation.mood] if explanation.mood is not None else [])
-    return "\n".join([explanation.path, *(line for t in tables for line in _table(t, width))])
+    lines = [explanation.path, *(line for t in tables for line in _table(t, width))]
+    return "\n".join([*lines, f"  {explanation.overall_note}"])
 
 
 def _table(explanation: Explanation, width: int) -> list[str]:

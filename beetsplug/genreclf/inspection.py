@@ -63,7 +63,7 @@ def explanations(run: TaggingRun, items: Sequence[Item]) -> Iterator[Explanation
         yield explain(
             path, prediction, outcome.analysis.windows, run.labeller.labels,
             title=display_title(path, item.artist, item.title),
-            mood_head=run.labeller.mood_head,
+            mood_head=run.labeller.mood_head, aggregation=run.model.aggregation,
         )
 
 
@@ -79,7 +79,7 @@ def album_explanations(run: TaggingRun, albums: Sequence[Album]) -> Iterator[Exp
     ]
     outcomes = run.outcomes(work)
     for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
-        names, probabilities = [], []
+        names, probabilities, track_embeddings = [], [], []
         for outcome in group:
             _, item = outcome.key
             if outcome.prediction is None:
@@ -87,11 +87,12 @@ def album_explanations(run: TaggingRun, albums: Sequence[Album]) -> Iterator[Exp
                 continue
             names.append(f"{item.track:02d}" if item.track else item.title[:8])
             probabilities.append(run.labeller.probabilities(outcome.prediction))
+            track_embeddings.append(outcome.prediction.embedding)
         if probabilities:
             tracks = np.stack(probabilities)
             yield album_explanation(
                 str(albums[index]), names, tracks, album_probabilities(tracks),
-                run.labeller.labels,
+                run.labeller.labels, run.labeller.mood_head, np.stack(track_embeddings),
             )
 
 
