@@ -6,7 +6,10 @@ from collections import Counter
 
 import pytest
 
-from beetsplug.genreclf.progress import RunSummary
+from beetsplug.genreclf.progress import RunSummary, reason_kind
+from beetsplug.genreclf.run import TaggingRun
+from beetsplug.genreclf.tagging import Tagger
+from tests.helper import GenreClfTestBase
 
 
 class Clock:
@@ -111,8 +114,35 @@ SUMMARIES = {
         },
         [
             "analysed 2, skipped 0 (already analysed), failed 1, tags not written 2 in 0m07s",
-            "  could not be analysed (1): too short to analyse (0.5 s; needs 0.74 s)",
+            "  could not be analysed (1): too short to analyse",
             "  tags not written (2): Permission denied",
+        ],
+    ),
+    "one line per kind of failure, however many files": (
+        {
+            "failed": Counter({
+                "truncated or damaged: decoded 1.7 s of 6.0 s": 1,
+                "truncated or damaged: decoded 1.6 s of 6.0 s (decoder: Xing stream size off)": 1,
+                "truncated or damaged: decoded 0.2 s of 6.0 s": 2,
+                "not a readable audio file: End of file": 1,
+            }),
+            "write_failed": Counter({
+                "[Errno 13] Permission denied: '/music/a.mp3'": 1,
+                "[Errno 13] Permission denied: '/music/b.mp3'": 1,
+            }),
+        },
+        [
+            "analysed 0, skipped 0 (already analysed), failed 5, tags not written 2 in 0m07s",
+            "  could not be analysed (4): truncated or damaged",
+            "  could not be analysed (1): not a readable audio file",
+            "  tags not written (2): Permission denied",
+        ],
+    ),
+    "tags written to one file": (
+        {"analysed": 1, "written": 1},
+        [
+            "analysed 1, skipped 0 (already analysed), failed 0 in 0m07s",
+            "tags written to 1 file",
         ],
     ),
     "a pretend run": (
@@ -138,3 +168,55 @@ def test_summary_lines(counts, lines):
     summary = RunSummary(total=10, clock=clock, **counts)
     clock.now = 7.0
     assert summary.lines() == lines
+
+
+@pytest.mark.parametrize(
+    "pretend, line", [(False, "genres set: Jazz 2"), (True, "would set genres: Jazz 2")]
+)
+def test_a_pretend_run_says_what_it_would_set(pretend, line):
+    summary = RunSummary(total=2, analysed=2, pretend=pretend, genres_set=Counter(Jazz=2))
+    assert summary.lines()[-1] == line
+
+
+KINDS = {
+    "detail after a colon": ("truncated or damaged: decoded 1.7 s of 6.0 s", "truncated or damaged"),
+    "detail in brackets": ("too short to analyse (0.5 s; needs 0.74 s)", "too short to analyse"),
+    "a decoder note": ("cannot decode: bad frame (decoder: Xing stream size off)", "cannot decode"),
+    "an OS error": ("[Errno 13] Permission denied: '/music/a.mp3'", "Permission denied"),
+    "no detail": ("empty file", "empty file"),
+    "an exception": (PermissionError(13, "Permission denied", "/music/a.mp3"), "Permission denied"),
+}
+
+
+@pytest.mark.parametrize("reason, kind", KINDS.values(), ids=KINDS.keys())
+def test_reason_kind_leaves_the_files_detail_out(reason, kind):
+    assert reason_kind(reason) == kind
+
+
+class Ticking:
+    """A clock a whole progress interval on at each reading: every file shows a line."""
+
+    def __init__(self) -> None:
+        self.now = 1e9
+
+    def __call__(self) -> float:
+        self.now += 10.0
+        return self.now
+
+
+class TestProgressOfARun(GenreClfTestBase):
+    def test_the_total_is_known_before_the_first_line_and_never_grows(self):
+        """Albums' tracks and single tracks in one query: all are counted
+        before any is analysed, so the percentage never goes backwards."""
+        plugin = self.setup_plugin()
+        album_tracks = self.add_tracks("chords.flac", "beats.ogg", "noise.wav")
+        self.lib.add_album(album_tracks)
+        self.add_tracks("chords.mp3", "beats.wav")
+        lines: list[str] = []
+
+        with TaggingRun(plugin.settings, self.lib, plugin._log, say=lines.append) as run:
+            run.summary.clock = Ticking()
+            Tagger(run, write=False, force=False, pretend=False).items(list(self.lib.items()))
+
+        assert len(lines) == 5
+        assert [line.split(" ")[0] for line in lines] == [f"{done}/5" for done in range(1, 6)]

@@ -11,6 +11,7 @@ from beets import ui
 from beets.dbcore.db import DBAccessError
 
 from . import inspection
+from .explain import counted
 from .inspection import artist_of, embeddings
 from .run import TaggingRun, head_path
 from .settings import Settings
@@ -161,9 +162,9 @@ def fail_on_new_failures(run: TaggingRun) -> None:
     summary = run.summary
     problems = []
     if summary.failures:
-        problems.append(f"{summary.failures} file(s) could not be analysed")
+        problems.append(f"{counted(summary.failures, 'file')} could not be analysed")
     if summary.write_failed:
-        problems.append(f"{sum(summary.write_failed.values())} file(s) could not be written")
+        problems.append(f"{counted(summary.write_failures, 'file')} could not be written")
     if problems:
         raise ui.UserError(f"genreclf: {'; '.join(problems)}")
 
@@ -259,7 +260,9 @@ def explain(settings: Settings, log, lib: Library, opts: Values, args: list[str]
 
         ui.print_(f"plot written to {save(explanation_figure(explanations), opts.plot)}")
     if run.summary.failures:
-        raise ui.UserError(f"genreclf: {run.summary.failures} file(s) could not be analysed")
+        raise ui.UserError(
+            f"genreclf: {counted(run.summary.failures, 'file')} could not be analysed"
+        )
 
 
 def stats(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -121,20 +122,37 @@ class RunSummary:
                 f"see `beet ls {UNANALYSABLE_QUERY}`"
             )
         if self.written:
-            lines.append(f"tags written to {self.written} files")
-        for reason, count in self.failed.most_common():
+            lines.append(f"tags written to {self.written} {_files(self.written)}")
+        for reason, count in by_kind(self.failed).most_common():
             lines.append(f"  could not be analysed ({count}): {reason}")
-        for reason, count in self.write_failed.most_common():
+        for reason, count in by_kind(self.write_failed).most_common():
             lines.append(f"  tags not written ({count}): {reason}")
         if self.genres_set:
             shares = ", ".join(f"{g} {n}" for g, n in self.genres_set.most_common())
-            lines.append(f"genres set: {shares}")
+            lines.append(f"{'would set genres' if self.pretend else 'genres set'}: {shares}")
         if self.not_music:
             lines.append(
                 f"not music: {self.not_music} (speech, effects, noise; "
                 "see `beet ls genreclf_genre:nonmusic`)"
             )
         return lines
+
+
+def by_kind(reasons: Counter) -> Counter:
+    """``reasons`` (reason -> files) counted by :func:`reason_kind`: the
+    summary has one line per kind of failure, the per-file lines the detail."""
+    kinds: Counter = Counter()
+    for reason, count in reasons.items():
+        kinds[reason_kind(reason)] += count
+    return kinds
+
+
+def reason_kind(reason: object) -> str:
+    """What a failure's reason says before its file's detail: "truncated or
+    damaged" of "truncated or damaged: decoded 1.2 s of 6.0 s", "Permission
+    denied" of "[Errno 13] Permission denied: '/music/a.mp3'"."""
+    text = re.sub(r"^\[Errno \d+\] ", "", str(reason))
+    return re.split(r": | \(", text, maxsplit=1)[0].strip() or text
 
 
 def _files(count: int) -> str:

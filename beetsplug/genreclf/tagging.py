@@ -49,17 +49,22 @@ class Tagger:
 
     def items(self, items: Sequence[Item]) -> None:
         """Tag ``items``: tracks of albums that follow the album rule with
-        their whole album, the others track by track."""
+        their whole album, the others track by track. All are counted before
+        any is analysed: the progress total does not grow mid-run."""
         albums, singles = self._split_by_album(items)
+        left = self.to_analyse(singles)
         self.albums(albums)
-        self.tracks(singles)
+        self._analyse(left)
 
     def tracks(self, items: Sequence[Item]) -> None:
         """Analyse ``items`` (those not analysed by this setup, unless
         ``force``), store their predictions and, if ``write``, write our tags.
         Each item is stored as soon as it is done: an interrupted run loses
         nothing."""
-        work = [(item, os.fsdecode(item.path)) for item in self.to_analyse(items)]
+        self._analyse(self.to_analyse(items))
+
+    def _analyse(self, items: Sequence[Item]) -> None:
+        work = [(item, os.fsdecode(item.path)) for item in items]
         if not work:
             return
         for outcome in self.run.outcomes(work):
