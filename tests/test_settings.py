@@ -178,6 +178,7 @@ QUOTED = {
     "explain_limit": ("explain_limit: '5'", "explain_limit", 5),
     "a quoted switch": ("custom_tags: 'yes'", "custom_tags", True),
     "a choice in capitals": ("mode: Append", "mode", "append"),
+    "a scheduler in capitals": ("dask: {scheduler: Local}", "dask_scheduler", "local"),
 }
 
 

@@ -112,8 +112,8 @@ class GenreClfPlugin(BeetsPlugin):
         for name, descriptor in media_fields.items():
             if name not in mediafile.MediaFile.fields():  # plugin reloaded
                 self.add_media_field(name, descriptor)
-        # `beet ls genreclf_disagrees:1`: computed for each item, so it follows
-        # edits of genres and of map/min_confidence without a re-analysis.
+        # `beet ls [-a] genreclf_disagrees:1`: computed for each item and album,
+        # so it follows edits of genres and of map/min_confidence without a re-analysis.
         self.template_fields[DISAGREES_FIELD] = self.disagrees
         self.album_template_fields[DISAGREES_FIELD] = self.album_disagrees
         self._import_run: ImportRun | None = None

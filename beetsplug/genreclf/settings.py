@@ -319,8 +319,10 @@ def _window_count(value: Any) -> int:
 
 
 def _scheduler(value: Any) -> str:
-    if value != "local" and not (isinstance(value, str) and "://" in value):
-        raise ValueError("must be 'local' or a scheduler address such as tcp://host:8786")
+    if isinstance(value, str) and value.casefold() == "local":
+        return "local"
+    if not (isinstance(value, str) and "://" in value):
+        raise Refused("must be 'local' or a scheduler address such as tcp://host:8786")
     return value
 
 
