@@ -40,8 +40,8 @@ def settings_from_yaml(text: str) -> Settings:
         ({"mode": "sometimes"}, "genreclf.mode", "fill"),
         ({"min_confidence": "high"}, "genreclf.min_confidence", "'auto' or a number"),
         ({"min_confidence": 1.5}, "genreclf.min_confidence", "from 0 to 1"),
-        ({"map": {"jazz": 5}}, "genreclf.map", "'jazz' must map to a genre"),
-        ({"map": {"jazz": [1, None]}}, "genreclf.map", "'jazz' must map to a genre"),
+        ({"map": {"jazz": 5}}, "genreclf.map", "or a list of genres ('jazz' does not)"),
+        ({"map": {"jazz": [1, None]}}, "genreclf.map", "or a list of genres ('jazz' does not)"),
         ({"map": ["jazz"]}, "genreclf.map", "must map each model label"),
         ({"custom_tags": "maybe"}, "genreclf.custom_tags", "yes or no"),
         ({"auto": "sometimes"}, "genreclf.auto", "yes or no"),
@@ -323,6 +323,11 @@ class TestAtLoad(GenreClfTestBase):
         with pytest.raises(ui.UserError) as raised:
             self.setup_plugin(model="models/accuarte.onnx")
         assert str(raised.value).endswith('got "models/accuarte.onnx" (no such file)')
+
+    def test_quoted_numbers_are_read_at_load(self):
+        plugin = self.setup_plugin(min_confidence="0.5", jobs="1", windows="2")
+        settings = plugin.settings
+        assert (settings.min_confidence, settings.jobs, settings.window_count) == (0.5, 1, 2)
 
     def test_mode_off_as_yaml_reads_it_tags_nothing(self):
         self.config["genreclf"].set(load_yaml_string("mode: off", "config.yaml"))

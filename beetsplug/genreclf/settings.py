@@ -353,5 +353,7 @@ def _label_map(value: Any) -> dict[str, list[str]]:
         try:
             mapping[_text(label)] = [_text(genres)] if isinstance(genres, str) else _strings(genres)
         except ValueError:
-            raise ValueError(f"'{label}' must map to a genre or a list of genres") from None
+            raise ValueError(
+                f"must map each model label to a genre or a list of genres ('{label}' does not)"
+            ) from None
     return mapping
