@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,20 +17,52 @@ from beets.library import Item
 
 from beetsplug.genreclf import HEAD_FILE
 from beetsplug.genreclf.learn import (
+    BaseModel,
     Head,
     LearnError,
+    artist_folds,
     artist_group,
     choose_labels,
+    combined,
     confidence_threshold,
+    fitted,
+    taught_labels,
 )
 from beetsplug.genreclf.model import DEFAULT_MODEL_PATH, GenreModel
-from tests.audiogen import write_track
-from tests.helper import SETUP, GenreClfTestBase
+from tests.audiogen import write_audio, write_track
+from tests.helper import SETUP, GenreClfTestBase, file_genres
+from tests.test_nonmusic import SPEECH
 
 MODEL = GenreModel(DEFAULT_MODEL_PATH)
 # The user's genres, each a style the generator can make; several artists each.
 USER_GENRES = {"Ambient": "chords", "Techno": "beats", "Noise": "noise"}
 ARTISTS_PER_GENRE, TRACKS_PER_ARTIST = 4, 2
+
+
+def string_ensemble(seconds: float, seed: int, sample_rate: int = 44100) -> np.ndarray:
+    """Three bowed-string voices (vibrato, soft attacks, a note every 2 s),
+    which the model hears as classical (about 0.9)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    audio = np.zeros_like(t)
+    for voice in range(3):
+        steps = rng.choice([0, 2, 4, 5, 7, 9, 11, 12, 14, 16], size=int(seconds / 2) + 1)
+        pitch = (196 * 2 ** (steps / 12) * (2 if voice else 1))[(t // 2).astype(int)]
+        vibrato = 1 + 0.005 * np.sin(2 * np.pi * rng.uniform(5, 6.5) * t + rng.uniform(0, 6))
+        phase = 2 * np.pi * np.cumsum(pitch * vibrato) / sample_rate
+        position = t % 2 / 2
+        envelope = np.minimum(1, position * 6) * np.minimum(1, (1 - position) * 6)
+        audio += envelope * sum(np.sin(k * phase) / k for k in range(1, 14))
+    return (audio / np.abs(audio).max() * 0.8).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def strings_audio(tmp_path_factory) -> Path:
+    """String ensembles: strings-<n>.flac."""
+    folder = tmp_path_factory.mktemp("strings")
+    for n in range(6):
+        write_audio(folder / f"strings-{n}.flac", string_ensemble(8.0, seed=500 + n))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -253,6 +286,127 @@ class TestLearn(LearnTestBase):
         assert self.lib.get_item(self.untagged[0].id).genreclf_source == "base"
 
 
+class TestFoldsByArtist(LearnTestBase):
+    """Issue 32, item 4: few or shared artists never end in a traceback."""
+
+    def add_labelled(self, genre: str, artist: str, files: list[Path], **fields) -> None:
+        for path in files:
+            item = Item.from_path(path)
+            item.update({"artist": artist, "albumartist": artist, "title": path.stem, **fields})
+            item.genres = [genre]
+            self.lib.add(item)
+
+    def files_of(self, genre: str) -> list[Path]:
+        return sorted(self.labelled_audio.glob(f"{genre}-*.flac"))
+
+    def test_one_artist_and_one_compilation_track_per_genre(self, caplog):
+        self.setup_plugin(learn={"min_examples": 5})
+        for genre in ("Ambient", "Techno"):
+            files = self.files_of(genre)
+            self.add_labelled(genre, f"{genre} Band", files[:4])
+            self.add_labelled(
+                genre, f"{genre} Guest", files[4:5], albumartist="Various Artists", comp=True
+            )
+
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn", "--pretend")
+
+        messages = self.messages(caplog)
+        report = "cross-validated by artist (2 folds): accuracy "
+        assert any(m.startswith(report) for m in messages)
+        assert any(m.startswith("pretend: nothing saved") for m in messages)
+
+    def test_genres_no_split_by_artist_can_cross_validate_are_refused_in_one_line(self):
+        """Three genres, each by two of three artists: whichever artist is
+        held out, the other two's tracks lack a genre."""
+        self.setup_plugin(learn={"min_examples": 4})
+        for genre, artists in {"Ambient": "XY", "Techno": "XZ", "Noise": "YZ"}.items():
+            files = self.files_of(genre)
+            for n, artist in enumerate(artists):
+                self.add_labelled(genre, artist, files[2 * n : 2 * n + 2])
+
+        with pytest.raises(ui.UserError) as refused:
+            self.run_command("genreclf", "--learn")
+
+        assert str(refused.value) == (
+            "genreclf: cannot learn: no split of the tracks by artist leaves every genre on "
+            "both sides of the cross-validation (tag tracks of each genre by more artists)"
+        )
+        assert not self.head_path().exists()
+
+
+class TestWhatTheHeadWasNotTaught(LearnTestBase):
+    """Issue 32, item 5: the head judges only what it learned, and is
+    measured against the model before it is saved."""
+
+    def add_copy(self, source: Path, folder: Path, **fields) -> Item:
+        item = Item.from_path(shutil.copy(source, folder / source.name))
+        item.update({"album": "Not taught", "title": source.stem, **fields})
+        self.lib.add(item)
+        return item
+
+    def test_speech_and_a_genre_it_never_learned_keep_the_models_verdict(
+        self, caplog, tmp_path, strings_audio
+    ):
+        self.setup_library(labels=["Ambient", "Techno"])
+        speech = self.add_copy(SPEECH, tmp_path)
+        strings = self.add_copy(strings_audio / "strings-0.flac", tmp_path)
+        self.run_command("genreclf", "-w", "album:Not taught")  # the model's own genres
+        assert self.reloaded(strings).genres == ["Classical"]
+
+        with caplog.at_level(logging.INFO, "beets.genreclf"):
+            self.run_command("genreclf", "--learn")
+        self.run_command("genreclf", "-w", "--force", "album:Not taught")
+
+        speech, strings = self.reloaded(speech), self.reloaded(strings)
+        assert (speech.genreclf_source, speech.genreclf_genre) == ("learned", "nonmusic")
+        assert speech.genres == [] and file_genres(speech.path) == []
+        assert (strings.genreclf_source, strings.genreclf_genre) == ("learned", "classical")
+        assert strings.genres == ["Classical"] and file_genres(strings.path) == ["Classical"]
+        head = Head.load(self.head_path())
+        assert {"classical", "nonmusic"} <= set(head.kept)
+        [judging] = [m for m in self.messages(caplog) if m.startswith("your genres replace")]
+        assert judging == head.judging_line()
+        assert "classical" in judging.split("keep its own verdict")[0].split("hears as")[1]
+
+    def test_a_head_worse_than_the_model_is_named_and_one_short_of_its_precision_not_saved(
+        self, caplog, tmp_path, strings_audio
+    ):
+        """Each Baroque track is a copy of a Classical one by the same artist:
+        no head tells them apart (50 % right at any threshold), while the
+        model hears every one as classical."""
+        self.setup_plugin(learn={"min_examples": 3})
+        for n, source in enumerate(sorted(strings_audio.iterdir())[:3]):
+            for genre in ("Baroque", "Classical"):
+                copy = shutil.copy(source, tmp_path / f"{genre}-{n}.flac")
+                item = Item.from_path(copy)
+                item.update({"artist": f"Ensemble {n}", "title": f"{genre} {n}"})
+                item.genres = [genre]
+                self.lib.add(item)
+
+        with (
+            caplog.at_level(logging.INFO, "beets.genreclf"),
+            pytest.raises(ui.UserError) as refused,
+        ):
+            self.run_command("genreclf", "--learn")
+
+        assert str(refused.value) == (
+            "genreclf: not saved: fewer than 80% of its genres are right at any "
+            "min_confidence (learn.target_precision); tag more tracks, or save it anyway with -f"
+        )
+        assert not self.head_path().exists()
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == [
+            "worse than the model's own genres on the 3 tracks of Classical: "
+            "learned 0% right, model 100%"
+        ]
+        short = "50% of those right (learn.target_precision 80% is reached at no threshold)"
+        assert any(m.endswith(short) for m in self.messages(caplog))
+
+        self.run_command("genreclf", "--learn", "-f")
+        assert Head.load(self.head_path()).labels == ["Baroque", "Classical"]
+
+
 def artists(*names: str) -> list[str]:
     return [f"artist:{name}" for name in names]
 
@@ -327,6 +481,133 @@ class TestLabels:
 )
 def test_artist_group(albumartist, artist, album, path, group):
     assert artist_group(albumartist, artist, album, path) == group
+
+
+@pytest.mark.parametrize(
+    "albumartist, artist, group",
+    [
+        ("Various Artists", "Bessie Smith", "artist:bessie smith"),
+        ("Various Artists", "", "album:blues comp"),
+    ],
+)
+def test_a_compilation_track_is_grouped_by_its_own_artist(albumartist, artist, group):
+    assert artist_group(albumartist, artist, "Blues Comp", "/m/5.mp3", compilation=True) == group
+
+
+@pytest.mark.parametrize(
+    "heard_as, learned_as, named, taught",
+    [
+        pytest.param(
+            ["blues"] * 4 + ["jazz"], ["Blues"] * 5, {"blues"}, {"blues", "jazz"},
+            id="a fifth of one genre's tracks is enough",
+        ),
+        pytest.param(
+            ["blues"] * 9 + ["jazz"], ["Blues"] * 10, {"blues"}, {"blues"},
+            id="a tenth is not",
+        ),
+        pytest.param(
+            ["rock", "rock", "pop", "electronic"] + ["classical"] * 6,
+            ["Shoegaze"] * 4 + ["Chamber"] * 6,
+            set(),
+            {"rock", "pop", "electronic", "classical"},
+            id="new genres: what their tracks sound like to the model",
+        ),
+        pytest.param(
+            ["hiphop"] * 3 + ["nonmusic"] * 2, ["Rap"] * 5, set(), {"hiphop"},
+            id="nonmusic: not when it is less than half",
+        ),
+        pytest.param(
+            ["nonmusic"] * 3 + ["electronic"] * 2, ["Noise"] * 5, set(),
+            {"nonmusic", "electronic"},
+            id="nonmusic: when it is most of a genre",
+        ),
+        pytest.param(
+            ["electronic"] * 4, ["Techno"] * 4, {"nonmusic"}, {"electronic", "nonmusic"},
+            id="named: a label written as a learned genre",
+        ),
+    ],
+)
+def test_taught_labels(heard_as, learned_as, named, taught):
+    assert taught_labels(heard_as, learned_as, named) == taught
+
+
+def test_the_base_labels_named_after_learned_genres_follow_map_and_learn_map():
+    base = BaseModel(
+        "base@1",
+        ["classical", "hiphop", "nonmusic", "rnb"],
+        {"classical": ["Classical"], "hiphop": ["Rap"], "nonmusic": ["Spoken Word"],
+         "rnb": ["R&B", "Soul"]},
+    )
+    named = base.named(["classical music", "Hip-Hop", "Spoken Word", "soul"], {"Rap": "Hip-Hop"})
+    assert named == {"hiphop": "Hip-Hop", "nonmusic": "Spoken Word", "rnb": "soul"}
+
+
+@pytest.mark.parametrize(
+    "base, head, taught, expected",
+    [
+        pytest.param(
+            [0.7, 0.2, 0.1], [0.25, 0.75], [True, False, False], [0.175, 0.525, 0, 0.2, 0.1],
+            id="the head shares the taught label's probability",
+        ),
+        pytest.param(
+            [0.05, 0.0, 0.95], [0.9, 0.1], [True, False, False], [0.045, 0.005, 0, 0, 0.95],
+            id="what the model hears as untaught stays its own",
+        ),
+        pytest.param(
+            [0.5, 0.3, 0.2], [0.5, 0.5], [True, True, True], [0.5, 0.5, 0, 0, 0],
+            id="all taught: the head alone",
+        ),
+    ],
+)
+def test_combined(base, head, taught, expected):
+    found = combined(np.array(base), np.array(head), np.array(taught))
+    assert found == pytest.approx(expected)
+    assert found.sum() == pytest.approx(1.0)
+
+
+def test_a_head_gives_probabilities_over_its_genres_then_the_models_it_leaves():
+    head = small_head()
+    base = np.array([0.6, 0.3, 0.1])  # electronic (taught), jazz, nonmusic
+
+    found = head.probabilities(base, np.array([1.0, 0.0, -1.0], np.float32))
+
+    assert head.output_labels == ["Ambient", "Techno", "jazz", "nonmusic"]
+    expected = [*(0.6 * head.predict(np.array([1.0, 0.0, -1.0], np.float32))), 0.3, 0.1]
+    assert found == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "labels, artists_of_tracks, folds",
+    [
+        pytest.param([0] * 5 + [1] * 5, list("XXXXVYYYYW"), 2, id="one artist and a guest each"),
+        pytest.param([0] * 5 + [1] * 5, list("XXXXVYYYYV"), 2, id="a guest in both genres"),
+        pytest.param([0] * 6 + [1] * 6, list("ABCDEFGHIJKL"), 5, id="many artists: 5 folds"),
+    ],
+)
+def test_artist_folds_keep_every_label_in_training(labels, artists_of_tracks, folds):
+    labels, groups = np.array(labels), np.array(artists_of_tracks)
+
+    splits = artist_folds(labels, groups, n_labels=2)
+
+    assert len(splits) == folds
+    for train, test in splits:
+        assert set(labels[train]) == {0, 1}
+        assert not set(groups[train]) & set(groups[test])
+    assert sorted(np.concatenate([test for _, test in splits])) == list(range(len(labels)))
+
+
+def test_artist_folds_refuse_when_no_split_keeps_every_label_in_training():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    groups = np.array(list("XYXZYZ"))
+    with pytest.raises(LearnError, match="no split of the tracks by artist"):
+        artist_folds(labels, groups, n_labels=3)
+
+
+def test_a_classifier_that_cannot_be_fitted_is_one_line():
+    with pytest.raises(LearnError) as failed:
+        fitted(np.ones((4, 3)), np.zeros(4, int))
+    assert str(failed.value).startswith("the classifier could not be fitted (")
+    assert "\n" not in str(failed.value)
 
 
 def top1_probabilities(tracks: list[tuple[float, int]]) -> np.ndarray:
@@ -408,6 +689,8 @@ def small_head(bias: float = 0.0) -> Head:
         base_model="base@12345678",
         min_confidence=0.6,
         metadata={"tracks": 40},
+        base_labels=["electronic", "jazz", "nonmusic"],
+        taught=["electronic"],
     )
 
 
@@ -436,7 +719,10 @@ def described(info: dict, weights: np.ndarray | None = None) -> bytes:
     )
 
 
-VALID_INFO = {"format": 1, "labels": ["A", "B"], "base_model": "b", "min_confidence": 0.5}
+VALID_INFO = {
+    "format": 2, "labels": ["A", "B"], "base_model": "b", "min_confidence": 0.5,
+    "base_labels": ["a", "b"], "taught": ["a"],
+}
 DAMAGED_HEADS = {
     "empty": lambda tmp: b"",
     "garbage": lambda tmp: b"not a head at all, just text\n" * 10,
@@ -467,10 +753,14 @@ def test_a_damaged_head_file_says_so_in_one_line(tmp_path, make):
     assert "\n" not in message
 
 
-def test_a_head_of_an_unknown_format_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    "version, says",
+    [(99, "has an unknown head format 99"), (1, "was learned by an older genreclf")],
+)
+def test_a_head_of_another_format_is_refused(tmp_path, version, says):
     path = tmp_path / HEAD_FILE
-    path.write_bytes(described({**VALID_INFO, "format": 99}))
-    with pytest.raises(LearnError, match="unknown head format 99; run `beet genreclf --learn`"):
+    path.write_bytes(described({**VALID_INFO, "format": version}))
+    with pytest.raises(LearnError, match=f"{says}; run `beet genreclf --learn` again"):
         Head.load(path)
 
 
@@ -488,6 +778,7 @@ def test_saving_keeps_the_previous_head_and_loads_back(tmp_path):
     assert (loaded.labels, loaded.base_model, loaded.min_confidence) == (
         second.labels, second.base_model, pytest.approx(second.min_confidence)
     )
+    assert (loaded.base_labels, loaded.taught) == (second.base_labels, second.taught)
     assert loaded.metadata["tracks"] == 40
     assert sorted(p.name for p in path.parent.iterdir()) == [HEAD_FILE, f"{HEAD_FILE}.prev"]
 

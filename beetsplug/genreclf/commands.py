@@ -12,7 +12,7 @@ from beets.dbcore.db import DBAccessError
 
 from . import inspection
 from .explain import counted
-from .inspection import artist_of, embeddings
+from .inspection import artist_of, base_model, embeddings
 from .run import TaggingRun, head_path
 from .settings import Settings
 from .tagging import Tagger, ours
@@ -28,7 +28,7 @@ USAGE = "%prog [options] [QUERY...]"
 # learned head to set aside, and -j files to decode.
 ACTION_OPTIONS = {
     "tag": {"force", "pretend", "write", "base", "album", "jobs"},
-    "learn": {"pretend", "jobs"},
+    "learn": {"force", "pretend", "jobs"},
     "explain": {"base", "plot", "album", "jobs"},
     "stats": {"base", "plot", "album"},
 }
@@ -51,7 +51,8 @@ def subcommand() -> ui.Subcommand:
     parser.usage = USAGE
     parser.add_option(
         "-f", "--force", action="store_true", default=False,
-        help="re-analyse items already analysed by the current model",
+        help="re-analyse items already analysed by the current model (with --learn: "
+        "save a head that misses learn.target_precision)",
     )
     parser.add_option(
         "-p", "--pretend", action="store_true", default=False,
@@ -198,15 +199,26 @@ def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) 
             _check_labels(analysed, wanted.min_examples, log)
             examples = [e for e in examples if e.label in analysed.labels]
             head, evaluation = fit_head(
-                examples, analysed.labels, run.model.identity, wanted.target_precision
+                examples, analysed.labels, base_model(run), wanted.synonyms,
+                wanted.target_precision,
             )
         except LearnError as exc:
             raise ui.UserError(f"genreclf: cannot learn: {exc}") from exc
         for line in evaluation.lines():
             log.info("{}", line)
+        if evaluation.comparison is not None:  # the head against the model itself
+            say = log.warning if evaluation.comparison.worse else log.info
+            say("{}", evaluation.comparison.line())
+        log.info("{}", head.judging_line())
         if opts.pretend:
             log.info("pretend: nothing saved ({} is unchanged)", run.head_path)
             return
+        if not evaluation.reached and not opts.force:
+            raise ui.UserError(
+                f"genreclf: not saved: fewer than {evaluation.target_precision:.0%} of its "
+                "genres are right at any min_confidence (learn.target_precision); tag more "
+                "tracks, or save it anyway with -f"
+            )
         kept = head.save(run.head_path)
         log.info(
             "saved {}{}; `beet genreclf` now predicts these genres (--base: the model's own)",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from beets.library import Album, Item
 
     from .explain import Explanation
-    from .learn import Example
+    from .learn import BaseModel, Example
     from .model import TrackPrediction
     from .run import TaggingRun
 
@@ -37,13 +37,26 @@ def embeddings(run: TaggingRun, chosen: Sequence[tuple[Item, str]]) -> list[Exam
             run.errors.failed(item, outcome.error)
             continue
         summary.analysed += 1
-        examples.append(Example(label, artist_of(item), outcome.prediction.embedding))
+        prediction = outcome.prediction
+        examples.append(
+            Example(label, artist_of(item), prediction.embedding, prediction.probabilities)
+        )
         run.show_progress()
     run.log.info(
         "embeddings: {} from the cache, {} decoded, {} failed",
         summary.from_cache, summary.analysed - summary.from_cache, summary.failures,
     )
     return examples
+
+
+def base_model(run: TaggingRun) -> BaseModel:
+    """The run's model as --learn judges a head against it: each label with
+    the genres it is written as (``map``, else its name; run with ``base``)."""
+    from .learn import BaseModel
+
+    labels = run.model.labels
+    genres = {label: run.policy.mapped(label) for label in labels}
+    return BaseModel(run.model.identity, labels, genres)
 
 
 def explanations(run: TaggingRun, items: Sequence[Item]) -> Iterator[Explanation]:
@@ -97,13 +110,18 @@ def album_explanations(run: TaggingRun, albums: Sequence[Album]) -> Iterator[Exp
 
 
 def in_labels(head, prediction: TrackPrediction) -> TrackPrediction:
-    """``prediction`` in the learned head's labels: the head per segment,
-    and overall on the track's embedding, as tagging does."""
+    """``prediction`` in the learned head's labels (see Head.probabilities):
+    per segment, and overall on the track's, as tagging does."""
     from .model import TrackPrediction
 
-    per_segment = np.stack([head.predict(e) for e in prediction.segment_embeddings])
+    per_segment = np.stack([
+        head.probabilities(probabilities, embedding)
+        for probabilities, embedding in zip(
+            prediction.segment_probabilities, prediction.segment_embeddings
+        )
+    ])
     return TrackPrediction(
-        probabilities=head.predict(prediction.embedding),
+        probabilities=head.probabilities(prediction.probabilities, prediction.embedding),
         embedding=prediction.embedding,
         segment_probabilities=per_segment,
         segment_embeddings=prediction.segment_embeddings,
@@ -112,6 +130,12 @@ def in_labels(head, prediction: TrackPrediction) -> TrackPrediction:
 
 def artist_of(item: Item) -> str:
     """Who a track is by, for grouping folds (see learn.artist_group)."""
+    from beets import config
+
     from .learn import artist_group
 
-    return artist_group(item.albumartist, item.artist, item.album, os.fsdecode(item.path))
+    various = item.albumartist.casefold() == config["va_name"].as_str().casefold()
+    return artist_group(
+        item.albumartist, item.artist, item.album, os.fsdecode(item.path),
+        compilation=bool(item.comp) or various,
+    )

@@ -2,8 +2,14 @@
 
 The library's already tagged tracks are the training data. Accuracy is
 estimated before anyone relies on the head, by cross-validation grouped by
-artist (no artist on both sides of a fold), and the head is saved with what
-it was learned from, so that a different base model invalidates it.
+artist (no artist on both sides of a fold), and compared with the base
+model's on the same tracks; the head is saved with what it was learned from,
+so that a different base model invalidates it.
+
+The head judges only tracks like those it learned from: the base model's
+probability of the genres it was taught (:func:`taught_labels`) is shared
+among the learned genres; a genre it never saw (jazz, when it learned Blues
+and Classical) and ``nonmusic`` keep the base model's verdict.
 """
 
 from __future__ import annotations
@@ -11,22 +17,32 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import itertools
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .policy import genre_key
+from .policy import NONMUSIC, genre_key
 
-HEAD_FORMAT = 1
+HEAD_FORMAT = 2  # 2: with the base labels it judges (format 1 judged every track)
 PREVIOUS_SUFFIX = ".prev"  # the head a new one replaced
 FOLDS = 5
+SHUFFLES = 20  # stratified artist-to-fold assignments tried per number of folds
+DEALS = 200  # then random ones
+# A base genre that the model hears at least this share of one learned
+# genre's tracks as is the head's to judge; nonmusic only when it is most of
+# them (music with talk over it is often heard as nonmusic).
+TAUGHT_SHARE = 0.2
+TAUGHT_SHARE_NONMUSIC = 0.5
 
 
 class LearnError(Exception):
@@ -38,6 +54,7 @@ class Example:
     label: str
     group: str  # artist: never on both sides of a fold
     embedding: np.ndarray
+    base_probabilities: np.ndarray  # the base model's, over its labels
 
 
 class Synonyms:
@@ -144,16 +161,134 @@ def _spellings(
     return spelling
 
 
-def artist_group(albumartist: str, artist: str, album: str, path: str) -> str:
-    """Who a track is by, for grouping folds: its album artist, else its
-    artist, else its album, else the file alone (untagged tracks are not all
-    one artist)."""
-    name = albumartist or artist
+def artist_group(
+    albumartist: str, artist: str, album: str, path: str, compilation: bool = False
+) -> str:
+    """Who a track is by, for grouping folds: its album artist (not on a
+    compilation, whose tracks are by many), else its artist, else its album,
+    else the file alone (untagged tracks are not all one artist)."""
+    name = artist if compilation else albumartist or artist
     if name.strip():
         return f"artist:{name.casefold()}"
     if album.strip():
         return f"album:{album.casefold()}"
     return f"file:{path}"
+
+
+@dataclass(frozen=True)
+class BaseModel:
+    """The base model as --learn sees it: its identity, its labels, and the
+    genres each label is written as (``map``, else its display name; none
+    for nonmusic)."""
+
+    identity: str
+    labels: list[str]
+    genres: dict[str, list[str]]
+
+    def named(self, learned: Sequence[str], synonyms: Mapping[str, str] | None) -> dict[str, str]:
+        """base label -> the learned label its genre counts as (by
+        :func:`~.policy.genre_key`, after ``learn.map``), where there is one."""
+        counts_as = Synonyms(synonyms)
+        by_key = {genre_key(label): label for label in learned}
+        named = {}
+        for label in self.labels:
+            keys = [genre_key(counts_as(genre)) for genre in self.genres.get(label, [])]
+            found = next((by_key[key] for key in keys if key in by_key), None)
+            if found is not None:
+                named[label] = found
+        return named
+
+
+def taught_labels(
+    heard_as: Sequence[str], learned_as: Sequence[str], named: Collection[str]
+) -> set[str]:
+    """The base labels a head judges: those written as one of its genres
+    (``named``), and those the base model hears at least TAUGHT_SHARE of one
+    learned genre's tracks as (nonmusic: more than TAUGHT_SHARE_NONMUSIC).
+    ``heard_as``: each training track's top base label; ``learned_as``: its
+    learned label."""
+    taught = set(named)
+    for genre in set(learned_as):
+        heard = Counter(base for base, learned in zip(heard_as, learned_as) if learned == genre)
+        total = sum(heard.values())
+        for label, count in heard.items():
+            if label == NONMUSIC:
+                taught |= {label} if count / total > TAUGHT_SHARE_NONMUSIC else set()
+            elif count / total >= TAUGHT_SHARE:
+                taught.add(label)
+    return taught
+
+
+def combined(
+    base_probabilities: np.ndarray, head_probabilities: np.ndarray, taught: np.ndarray
+) -> np.ndarray:
+    """Probabilities over the learned labels, then the base labels: the
+    learned labels share the base probability of the ``taught`` base labels
+    (a boolean mask) as the head says; the other base labels keep theirs, the
+    taught ones get 0. One track, or a batch (labels on the last axis)."""
+    taught_mass = np.sum(base_probabilities * taught, axis=-1, keepdims=True)
+    kept = base_probabilities * ~taught
+    return np.concatenate([taught_mass * head_probabilities, kept], axis=-1)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The base model's side of each training track: to judge a head as
+    tagging uses it (:func:`combined`), and against the model itself."""
+
+    model: BaseModel
+    probabilities: np.ndarray  # (tracks, base labels)
+    named: dict[str, str]  # see BaseModel.named
+
+    @property
+    def heard_as(self) -> np.ndarray:
+        """Each track's top base label."""
+        return np.array(self.model.labels)[self.probabilities.argmax(axis=1)]
+
+    def taught(self, tracks: np.ndarray, learned_as: Sequence[str]) -> np.ndarray:
+        """A mask over the base labels: those a head fitted on ``tracks``
+        (whose labels are ``learned_as``) judges."""
+        taught = taught_labels(self.heard_as[tracks], learned_as, self.named)
+        return np.isin(self.model.labels, sorted(taught))
+
+    def comparison(
+        self, held_out: np.ndarray, targets: np.ndarray, names: list[str]
+    ) -> Comparison | None:
+        """The head's held-out predictions and the model's on the tracks of
+        the learned genres the model writes too; None if there are none."""
+        shared = [name for name in names if name in self.named.values()]
+        truth = np.array(names)[targets]
+        rows = np.isin(truth, shared)
+        if not rows.any():
+            return None
+        model_says = np.array([self.named.get(label, "") for label in self.heard_as[rows]])
+        return Comparison(
+            genres=shared,
+            tracks=int(rows.sum()),
+            learned=float((held_out[rows].argmax(axis=1) == targets[rows]).mean()),
+            model=float((model_says == truth[rows]).mean()),
+        )
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The head against the base model on the same held-out tracks."""
+
+    genres: list[str]  # the learned genres that the model writes too
+    tracks: int
+    learned: float  # share right, held out
+    model: float
+
+    @property
+    def worse(self) -> bool:
+        return self.learned < self.model
+
+    def line(self) -> str:
+        figures = f"learned {self.learned:.0%} right, model {self.model:.0%}"
+        tracks = f"the {self.tracks} tracks of {', '.join(self.genres)}"
+        if self.worse:
+            return f"worse than the model's own genres on {tracks}: {figures}"
+        return f"against the model's own genres, on {tracks}: {figures}"
 
 
 @dataclass
@@ -169,6 +304,9 @@ class Evaluation:
     min_confidence: float
     coverage: float  # share of held-out tracks at or above min_confidence
     precision_above: float  # accuracy of those
+    target_precision: float
+    reached: bool  # whether precision_above reaches target_precision
+    comparison: Comparison | None = None  # with the base model, where it writes the genres
 
     def lines(self) -> list[str]:
         lines = [
@@ -185,9 +323,12 @@ class Evaluation:
                 "most confused: "
                 + ", ".join(f"{t} -> {p} ({n})" for t, p, n in self.confusions[:5])
             )
+        short = "" if self.reached else (
+            f" (learn.target_precision {self.target_precision:.0%} is reached at no threshold)"
+        )
         lines.append(
             f"min_confidence {self.min_confidence:.2f}: {self.coverage:.0%} of tracks get a "
-            f"genre, {self.precision_above:.0%} of those right"
+            f"genre, {self.precision_above:.0%} of those right{short}"
         )
         return lines
 
@@ -202,6 +343,70 @@ def make_classifier():
     )
 
 
+@contextmanager
+def classifier_errors() -> Iterator[None]:
+    """Whatever scikit-learn raises becomes one LearnError line; its
+    warnings (e.g. that it did not converge) are not shown: the report says
+    how good the head is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            yield
+        except LearnError:
+            raise
+        except Exception as exc:  # any library failure: one line, never a traceback
+            said = str(exc).strip()
+            reason = said.splitlines()[0] if said else type(exc).__name__
+            raise LearnError(f"the classifier could not be fitted ({reason})") from exc
+
+
+def fitted(features: np.ndarray, labels: np.ndarray):
+    """A fresh classifier fitted on ``features`` (LearnError if it cannot be)."""
+    with classifier_errors():
+        return make_classifier().fit(features, labels)
+
+
+def artist_folds(
+    labels: np.ndarray, groups: np.ndarray, n_labels: int, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Artist-disjoint (training, held-out) splits whose every training side
+    has every label: as many folds as each label's artists allow (at most
+    FOLDS), stratified by label where scikit-learn's splitter finds such a
+    split, else artists dealt to folds at random; fewer folds if neither
+    does. LearnError if no split is found."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    most = min(FOLDS, min(len(set(groups[labels == c])) for c in range(n_labels)))
+    rng = np.random.default_rng(seed)
+    with classifier_errors():
+        for folds in range(most, 1, -1):
+            stratified = (
+                StratifiedGroupKFold(folds, shuffle=True, random_state=seed + attempt)
+                .split(labels, labels, groups)
+                for attempt in range(SHUFFLES)
+            )
+            dealt = (_dealt(groups, folds, rng) for _ in range(DEALS))
+            for splits in itertools.chain(stratified, dealt):
+                splits = list(splits)
+                if all(len(set(labels[train])) == n_labels for train, _ in splits):
+                    return splits
+    raise LearnError(
+        "no split of the tracks by artist leaves every genre on both sides of the "
+        "cross-validation (tag tracks of each genre by more artists)"
+    )
+
+
+def _dealt(
+    groups: np.ndarray, folds: int, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(training, held-out) splits of the artists dealt at random to
+    ``folds`` folds, none empty."""
+    artists = np.unique(groups)
+    fold_of = dict(zip(artists, rng.permutation(np.arange(len(artists)) % folds)))
+    fold = np.array([fold_of[group] for group in groups])
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(folds)]
+
+
 def cross_validate(
     features: np.ndarray,
     labels: np.ndarray,
@@ -209,18 +414,30 @@ def cross_validate(
     label_names: list[str],
     target_precision: float,
     seed: int = 0,
+    base: Baseline | None = None,
 ) -> Evaluation:
     """Evaluate a fresh classifier per artist-disjoint fold on its held-out
-    tracks."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    folds = min(FOLDS, min(len(set(groups[labels == c])) for c in range(len(label_names))))
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    held_out = np.zeros((len(labels), len(label_names)))
-    for train, test in splitter.split(features, labels, groups):
-        classifier = make_classifier().fit(features[train], labels[train])
-        held_out[np.ix_(test, classifier.classes_)] = classifier.predict_proba(features[test])
-    return evaluate(held_out, labels, label_names, folds, target_precision)
+    tracks; with ``base``, as tagging combines it with the base model (what
+    it judges learned from the fold's training tracks), and compared with
+    the base model on the same tracks."""
+    splits = artist_folds(labels, groups, len(label_names), seed)
+    columns = [*label_names, *(base.model.labels if base else [])]
+    held_out = np.zeros((len(labels), len(columns)))
+    for train, test in splits:
+        classifier = fitted(features[train], labels[train])
+        head = np.zeros((len(test), len(label_names)))
+        with classifier_errors():
+            head[:, classifier.classes_] = classifier.predict_proba(features[test])
+        if base is not None:
+            taught = base.taught(train, [label_names[i] for i in labels[train]])
+            head = combined(base.probabilities[test], head, taught)
+        held_out[test] = head
+    evaluation = evaluate(
+        held_out, labels, columns, len(splits), target_precision, learned=len(label_names)
+    )
+    if base is not None:
+        evaluation.comparison = base.comparison(held_out, labels, label_names)
+    return evaluation
 
 
 def evaluate(
@@ -229,31 +446,36 @@ def evaluate(
     names: list[str],
     folds: int,
     target_precision: float,
+    learned: int | None = None,
 ) -> Evaluation:
+    """Metrics of held-out ``probabilities`` over ``names``, of which the
+    first ``learned`` (default: all) are the learned labels; the others are
+    the base model's, which a head leaves to it."""
     from sklearn.metrics import (
         confusion_matrix,
         f1_score,
         precision_recall_fscore_support,
     )
 
+    learned = len(names) if learned is None else learned
     predicted = probabilities.argmax(axis=1)
-    indices = list(range(len(names)))
+    indices = list(range(learned))
     precision, recall, _, support = precision_recall_fscore_support(
         labels, predicted, labels=indices, zero_division=0
     )
-    matrix = confusion_matrix(labels, predicted, labels=indices)
+    matrix = confusion_matrix(labels, predicted, labels=list(range(len(names))))
     confusions = sorted(
         (
             (names[t], names[p], int(matrix[t, p]))
             for t in indices
-            for p in indices
+            for p in range(len(names))
             if t != p and matrix[t, p]
         ),
         key=lambda c: -c[2],
     )
     threshold = confidence_threshold(probabilities, labels, target_precision)
     return Evaluation(
-        labels=names,
+        labels=names[:learned],
         folds=folds,
         accuracy=float((predicted == labels).mean()),
         macro_f1=float(
@@ -265,12 +487,14 @@ def evaluate(
                 "recall": float(recall[i]),
                 "support": int(support[i]),
             }
-            for i, name in enumerate(names)
+            for i, name in enumerate(names[:learned])
         },
         confusions=confusions,
         min_confidence=threshold.min_confidence,
         coverage=threshold.coverage,
         precision_above=threshold.precision,
+        target_precision=target_precision,
+        reached=threshold.reached,
     )
 
 
@@ -317,7 +541,9 @@ def confidence_threshold(
 @dataclass
 class Head:
     """A fitted classifier from base-model embeddings to the user's labels,
-    stored as plain arrays (no pickles): standardise, then softmax(xW + b)."""
+    stored as plain arrays (no pickles): standardise, then softmax(xW + b).
+    It judges only the tracks that the base model hears as one of ``taught``
+    (see :func:`combined`)."""
 
     labels: list[str]
     mean: np.ndarray
@@ -327,16 +553,46 @@ class Head:
     base_model: str  # identity of the model whose embedding it reads
     min_confidence: float
     metadata: dict
+    base_labels: list[str]  # the base model's labels, in its order
+    taught: list[str]  # those of them the head judges (see taught_labels)
 
     @property
     def identity(self) -> str:
-        digest = hashlib.sha256(self.weights.tobytes() + self.bias.tobytes()).hexdigest()
-        return f"learned@{digest[:8]}"
+        judged = json.dumps(self.taught).encode()
+        digest = hashlib.sha256(self.weights.tobytes() + self.bias.tobytes() + judged)
+        return f"learned@{digest.hexdigest()[:8]}"
+
+    @property
+    def kept(self) -> list[str]:
+        """The base labels whose verdict stands: those the head was not taught."""
+        return [label for label in self.base_labels if label not in self.taught]
+
+    @property
+    def output_labels(self) -> list[str]:
+        """What :meth:`probabilities` is over: the learned labels, then :attr:`kept`."""
+        return [*self.labels, *self.kept]
 
     def predict(self, embedding: np.ndarray) -> np.ndarray:
+        """The head alone, over :attr:`labels`."""
         logits = ((embedding - self.mean) / self.scale) @ self.weights + self.bias
         exp = np.exp(logits - logits.max())
         return exp / exp.sum()
+
+    def probabilities(self, base_probabilities: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """A track's probabilities over :attr:`output_labels`, from the base
+        model's and its embedding."""
+        taught = np.isin(self.base_labels, self.taught)
+        every = combined(base_probabilities, self.predict(embedding), taught)
+        return np.concatenate([every[: len(self.labels)], every[len(self.labels) :][~taught]])
+
+    def judging_line(self) -> str:
+        """What tagging with this head does, in one line."""
+        line = f"your genres replace the model's {', '.join(self.taught)}"
+        if self.kept:
+            line += f"; tracks it hears as {', '.join(self.kept)} keep its own verdict"
+        if NONMUSIC in self.taught:
+            line += "; speech and sound effects (nonmusic) get one of your genres"
+        return line
 
     def save(self, path: Path) -> Path | None:
         """Write the head to ``path`` atomically. An existing head there is
@@ -347,6 +603,8 @@ class Head:
             "labels": self.labels,
             "base_model": self.base_model,
             "min_confidence": self.min_confidence,
+            "base_labels": self.base_labels,
+            "taught": self.taught,
             **self.metadata,
         }
         stored = io.BytesIO()
@@ -387,21 +645,27 @@ class Head:
                 arrays = {k: stored[k] for k in ("mean", "scale", "weights", "bias")}
         if not isinstance(info, dict):
             raise ValueError("its description is not a JSON object")
-        missing = [key for key in ("labels", "base_model", "min_confidence") if key not in info]
+        if info.get("format") != HEAD_FORMAT:
+            older = isinstance(info.get("format"), int) and info["format"] < HEAD_FORMAT
+            what = "was learned by an older genreclf" if older else (
+                f"has an unknown head format {info.get('format')}"
+            )
+            raise LearnError(f"{path} {what}; run `beet genreclf --learn` again or delete it")
+        required = ("labels", "base_model", "min_confidence", "base_labels", "taught")
+        missing = [key for key in required if key not in info]
         if missing:
             raise ValueError(f"its description lacks {', '.join(missing)}")
-        if info.get("format") != HEAD_FORMAT:
-            raise LearnError(
-                f"{path}: unknown head format {info.get('format')}; "
-                "run `beet genreclf --learn` again or delete it"
-            )
         labels, base, threshold = (
             list(info.pop("labels")),
             str(info.pop("base_model")),
             float(info.pop("min_confidence")),
         )
+        base_labels, taught = list(info.pop("base_labels")), list(info.pop("taught"))
         _check_shapes(arrays, len(labels))
-        return cls(labels, **arrays, base_model=base, min_confidence=threshold, metadata=info)
+        return cls(
+            labels, **arrays, base_model=base, min_confidence=threshold, metadata=info,
+            base_labels=base_labels, taught=taught,
+        )
 
 
 def _check_shapes(arrays: dict[str, np.ndarray], n_labels: int) -> None:
@@ -429,26 +693,37 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def fit_head(
-    examples: Sequence[Example], labels: list[str], base_model: str, target_precision: float
+    examples: Sequence[Example],
+    labels: list[str],
+    base: BaseModel,
+    synonyms: Mapping[str, str] | None,
+    target_precision: float,
 ) -> tuple[Head, Evaluation]:
-    """Cross-validate, then fit on every example."""
+    """Cross-validate the head as tagging will use it, then fit it on every
+    example."""
     features = np.stack([e.embedding for e in examples])
     index = {label: i for i, label in enumerate(labels)}
     targets = np.array([index[e.label] for e in examples])
     groups = np.array([e.group for e in examples])
-    evaluation = cross_validate(features, targets, groups, labels, target_precision)
-    pipeline = make_classifier().fit(features, targets)
+    baseline = Baseline(
+        base, np.stack([e.base_probabilities for e in examples]), base.named(labels, synonyms)
+    )
+    evaluation = cross_validate(
+        features, targets, groups, labels, target_precision, base=baseline
+    )
+    pipeline = fitted(features, targets)
     scaler, classifier = pipeline[0], pipeline[-1]
     weights, bias = classifier.coef_, classifier.intercept_
     if len(labels) == 2:  # one logit z for the second label: softmax([-z/2, z/2])
         weights, bias = np.vstack([-weights / 2, weights / 2]), np.array([-bias[0], bias[0]]) / 2
+    taught = baseline.taught(np.arange(len(examples)), [e.label for e in examples])
     head = Head(
         labels=labels,
         mean=scaler.mean_.astype(np.float32),
         scale=scaler.scale_.astype(np.float32),
         weights=weights.T.astype(np.float32),
         bias=bias.astype(np.float32),
-        base_model=base_model,
+        base_model=base.identity,
         min_confidence=evaluation.min_confidence,
         metadata={
             "learned": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -459,5 +734,7 @@ def fit_head(
             "macro_f1": evaluation.macro_f1,
             "folds": evaluation.folds,
         },
+        base_labels=list(base.labels),
+        taught=[label for label, judged in zip(base.labels, taught) if judged],
     )
     return head, evaluation

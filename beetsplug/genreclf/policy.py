@@ -139,13 +139,18 @@ class Labeller:
     @property
     def display_names(self) -> dict[str, str]:
         """How labels go into genres: the built-in labels under their
-        canonical names; a learned head's labels as the user spells them."""
-        return DISPLAY_NAMES if self.source == "base" else {}
+        canonical names; a learned head's labels as the user spells them,
+        and the built-in ones it leaves to the model under their names."""
+        if self.head is None:
+            return DISPLAY_NAMES if self.source == "base" else {}
+        return {label: DISPLAY_NAMES[label] for label in self.head.kept if label in DISPLAY_NAMES}
 
     def probabilities(self, prediction: TrackPrediction) -> np.ndarray:
+        """Over ``labels``: the model's own, or the learned head's with the
+        model's verdict on what it was not taught (Head.probabilities)."""
         if self.head is None:
             return prediction.probabilities
-        return self.head.predict(prediction.embedding)
+        return self.head.probabilities(prediction.probabilities, prediction.embedding)
 
     def mood(self, prediction: TrackPrediction) -> Mood | None:
         if self.mood_head is None or not prediction.embedding.size:

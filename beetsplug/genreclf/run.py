@@ -124,8 +124,8 @@ class TaggingRun:
             )
             return base_labeller
         return Labeller(
-            head.labels, f"{self.setup}+{head.identity}", "learned", head.min_confidence, head,
-            mood,
+            head.output_labels, f"{self.setup}+{head.identity}", "learned", head.min_confidence,
+            head, mood,
         )
 
     @cached_property
