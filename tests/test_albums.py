@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from beetsplug.genreclf.policy import MIXED_TRACK_CONFIDENCE
-from tests.helper import SETUP, GenreClfTestBase, tag_file, written
+from beetsplug.genreclf.policy import MIXED_TRACK_CONFIDENCE, album_supported
+from tests.helper import MODEL, SETUP, GenreClfTestBase, file_genres, tag_file, written
 
 MIXED = ["chords.flac", "chords.ogg", "beats.flac", "noise.mp3"]
 ONE_STYLE = ["chords.flac", "chords.ogg", "chords.mp3", "chords.wav"]
@@ -164,6 +164,45 @@ class TestCommand(AlbumTestBase):
         assert self.lib.get_album(album.id).genreclf_confidence == 0.0123
         self.run_command("genreclf", "-a", "-W", "-f")
         assert self.lib.get_album(album.id).genreclf_confidence != 0.0123
+
+
+class TestPolicyChanges(AlbumTestBase):
+    @pytest.mark.parametrize("options", [[], ["-f"]])
+    def test_tracks_of_an_unconfident_album_get_their_own_genres(self, options):
+        """An album genre below min_confidence sets no genre: its tracks are
+        decided on their own, and those above it get theirs."""
+        self.setup_plugin(mode="off")  # analyse, set nothing
+        self.import_album(MIXED, "-c")
+        [album] = self.lib.albums()
+        tracks = list(album.items())
+        assert album_supported(album.genreclf_genre, [item.genreclf_genre for item in tracks])
+        threshold = album.genreclf_confidence + 0.01
+        self.unload_plugins()
+        self.setup_plugin(mode="fill", min_confidence=threshold)
+
+        self.run_command("genreclf", "-a", "-W", *options)
+
+        assert self.lib.get_album(album.id).genres == []
+        tracks = [self.reloaded(item) for item in tracks]
+        for item in tracks:
+            own = written(item.genreclf_genre)
+            assert item.genres == (own if item.genreclf_confidence >= threshold else [])
+        assert sum(bool(item.genres) for item in tracks) >= 2
+
+    @pytest.mark.parametrize("options", [[], ["-f"]])
+    def test_a_new_map_reaches_album_and_track_genres_genreclf_set(self, options):
+        self.setup_plugin()
+        self.import_album(ONE_STYLE, "-c")
+        self.unload_plugins()
+        self.setup_plugin(map={label: f"My {label}" for label in MODEL.labels})
+
+        self.run_command("genreclf", "-a", "-w", *options)
+
+        [album] = self.lib.albums()
+        mapped = [f"My {album.genreclf_genre}"]
+        assert album.genres == mapped
+        for item in album.items():
+            assert item.genres == mapped and file_genres(item.path) == mapped
 
 
 class TestInspect(AlbumTestBase):

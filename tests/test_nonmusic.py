@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from mediafile import MediaFile
 
-from beetsplug.genreclf.mood import MOOD_LABELS
+from beetsplug.genreclf.mood import MOOD_FIELDS, MOOD_LABELS
 from tests.audiogen import write_audio
 from tests.helper import GenreClfTestBase, file_genres
 
@@ -68,6 +68,59 @@ class TestNotMusic(GenreClfTestBase):
 
         assert self.reloaded(noise).genres == ["Spoken Word"]  # fill: it had none
         assert self.reloaded(speech).genres == ["Audiobook"]  # fill keeps yours
+
+    @pytest.mark.parametrize("options", [[], ["-f"]])
+    def test_unmapping_nonmusic_takes_away_the_genre_it_set(self, options):
+        """`nonmusic: Spoken Word` removed from map: the next run (no need
+        for -f) takes "Spoken Word" off the items and files genreclf gave it
+        to; a genre of yours stays."""
+        self.config["import"]["copy"] = False  # the files stay where they are
+        self.setup_plugin(map={"nonmusic": "Spoken Word"})
+        speech, noise = self.add_not_music()
+        self.run_command("genreclf", "-w")
+        assert file_genres(self.noise) == ["Spoken Word"]
+        self.unload_plugins()
+        self.setup_plugin(map={})
+
+        self.run_command("genreclf", "-w", *options)
+
+        assert self.reloaded(noise).genres == [] and file_genres(self.noise) == []
+        assert self.reloaded(speech).genres == ["Audiobook"]
+
+    def test_not_music_gets_no_mood(self):
+        self.setup_plugin()
+        items = self.add_not_music()
+
+        self.run_command("genreclf")
+
+        for item in map(self.reloaded, items):
+            assert item.genreclf_genre == "nonmusic"
+            assert not set(MOOD_FIELDS) & set(item.keys(with_album=False))
+
+    @pytest.mark.parametrize("options", [[], ["-f"]])
+    def test_a_mood_an_earlier_run_gave_not_music_is_removed(self, options):
+        self.setup_plugin()
+        _, noise = self.add_not_music()
+        self.run_command("genreclf")
+        noise = self.reloaded(noise)
+        noise.update({"genreclf_mood": "aggressive", "genreclf_mood_confidence": 0.6,
+                      "genreclf_arousal": 0.7, "genreclf_valence": 0.3})  # as before the fix
+        noise.store()
+
+        self.run_command("genreclf", *options)
+
+        assert not set(MOOD_FIELDS) & set(self.reloaded(noise).keys(with_album=False))
+        assert list(self.lib.items("genreclf_mood:aggressive")) == []
+
+    def test_an_album_of_not_music_gets_no_mood(self):
+        self.setup_plugin()
+        album = self.lib.add_album(self.add_not_music())
+
+        self.run_command("genreclf", "-a")
+
+        album = self.lib.get_album(album.id)
+        assert album.genreclf_genre == "nonmusic"
+        assert not set(MOOD_FIELDS) & set(album.keys())
 
 
 class TestMood(GenreClfTestBase):

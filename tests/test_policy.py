@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from beetsplug.genreclf.model import TrackPrediction, aggregate
+from beetsplug.genreclf.mood import MOOD_FIELDS, MoodHead
 from beetsplug.genreclf.policy import (
     APPLIED_FIELD,
     DISPLAY_NAMES,
@@ -13,9 +14,11 @@ from beetsplug.genreclf.policy import (
     GenrePolicy,
     Labeller,
     album_decision,
+    album_leads,
     album_supported,
     decide,
     genre_key,
+    new_genres,
     refilled,
     set_by_us,
 )
@@ -211,15 +214,95 @@ def test_album_decision_refuses_a_genre_few_tracks_support(tracks, label, genres
     assert (decision.label, decision.genres) == (label, genres)
 
 
+MAPPED = {"hiphop": ["Rap"], "rock": ["Rock", "Guitar"]}  # nonmusic: no genre
+
+
 @pytest.mark.parametrize(
-    "mode, current, confidence, expected",
+    "mode, current, ours, label, confidence, expected",
     [
-        ("fill", [], 0.9, ["rock"]),
-        ("fill", ["Jazz"], 0.9, ["Jazz"]),
-        ("fill", [], 0.3, []),  # below min_confidence
-        ("off", [], 0.9, []),
-        ("replace", [], 0.9, ["rock"]),
+        # genres genreclf set follow the current map
+        ("fill", ["Hip-Hop"], True, "hiphop", 0.9, ["Rap"]),
+        ("replace", ["Hip-Hop"], True, "hiphop", 0.9, ["Rap"]),
+        ("fill", ["Spoken Word"], True, "nonmusic", 0.9, []),  # maps to none now: cleared
+        ("replace", ["Spoken Word"], True, "nonmusic", 0.9, []),
+        ("fill", ["Spoken Word"], True, "nonmusic", 0.3, ["Spoken Word"]),  # unconfident
+        ("fill", ["Hip-Hop"], True, "hiphop", 0.3, ["Hip-Hop"]),
+        ("off", ["Hip-Hop"], True, "hiphop", 0.9, ["Hip-Hop"]),
+        # append mixes yours and ours in one list: it only ever adds
+        ("append", ["Indie", "Hip-Hop"], True, "hiphop", 0.9, ["Indie", "Hip-Hop", "Rap"]),
+        ("append", ["Indie", "Rap"], True, "hiphop", 0.9, ["Indie", "Rap"]),
+        ("append", ["Spoken Word"], True, "nonmusic", 0.9, ["Spoken Word"]),
+        # genres of yours are never taken away
+        ("fill", ["Hip-Hop"], False, "hiphop", 0.9, ["Hip-Hop"]),
+        ("fill", ["Spoken Word"], False, "nonmusic", 0.9, ["Spoken Word"]),
+        ("replace", ["Spoken Word"], False, "nonmusic", 0.9, ["Spoken Word"]),
+        ("replace", ["Jazz"], False, "rock", 0.9, ["Rock", "Guitar"]),
     ],
 )
-def test_refilled(mode, current, confidence, expected):
-    assert refilled(GenrePolicy(mode, 0.5), current, "rock", confidence) == expected
+def test_new_genres(mode, current, ours, label, confidence, expected):
+    policy = GenrePolicy(mode, 0.5, MAPPED, DISPLAY_NAMES)
+    assert new_genres(policy, current, ours, label, confidence) == expected
+
+
+@pytest.mark.parametrize(
+    "mode, current, ours, label, confidence, expected",
+    [
+        ("fill", [], False, "rock", 0.9, ["Rock", "Guitar"]),  # emptied: set again
+        ("fill", [], False, "rock", 0.3, []),  # below min_confidence
+        ("off", [], False, "rock", 0.9, []),
+        ("replace", [], False, "rock", 0.9, ["Rock", "Guitar"]),
+        ("replace", ["Jazz"], False, "rock", 0.9, ["Jazz"]),  # yours stay: nothing analysed
+        ("fill", ["Hip-Hop"], True, "hiphop", 0.9, ["Rap"]),  # ours follow a new map
+        ("fill", ["Rap"], True, "hiphop", 0.9, ["Rap"]),
+        ("fill", ["Spoken Word"], True, "nonmusic", 0.9, []),
+        ("append", ["Indie", "Rap"], True, "hiphop", 0.9, ["Indie", "Rap"]),
+    ],
+)
+def test_refilled(mode, current, ours, label, confidence, expected):
+    policy = GenrePolicy(mode, 0.5, MAPPED, DISPLAY_NAMES)
+    assert refilled(policy, current, ours, label, confidence) == expected
+
+
+@pytest.mark.parametrize(
+    "label, confidence, track_labels, leads",
+    [
+        ("rock", 0.6, ["rock", "rock", "jazz"], True),
+        ("rock", 0.5, ["rock", "rock", "jazz"], True),  # at min_confidence
+        ("rock", 0.4, ["rock", "rock", "jazz"], False),  # unconfident: tracks decide
+        ("rock", 0.9, ["rock", "pop", "jazz", "pop"], False),  # too few tracks back it
+        ("nonmusic", 0.9, ["nonmusic", "nonmusic"], True),  # not music leads too
+    ],
+)
+def test_album_leads(label, confidence, track_labels, leads):
+    assert album_leads(label, confidence, track_labels, GenrePolicy("fill", 0.5)) is leads
+
+
+@pytest.mark.parametrize(
+    "label_map, labels, unknown",
+    [
+        ({"hiphop": ["Rap"], "nonmusic": ["Spoken Word"]}, ["hiphop", "nonmusic"], []),
+        ({"Hip Hop": ["Rap"]}, ["hiphop"], []),  # any spelling of a label
+        ({"soul": ["Soul"], "hiphop": ["Rap"]}, ["hiphop", "rnb"], ["soul"]),
+        ({"Shoegaze": ["Dream Pop"]}, ["rock", "Shoegaze"], []),  # a learned genre
+        ({}, ["rock"], []),
+    ],
+)
+def test_unknown_map_keys(label_map, labels, unknown):
+    assert GenrePolicy(label_map=label_map).unknown_keys(labels) == unknown
+
+
+def mood_head(size: int) -> MoodHead:
+    zeros, ones = np.zeros(size, np.float32), np.ones(size, np.float32)
+    return MoodHead(zeros, ones, np.eye(size, 4, dtype=np.float32), np.zeros(4, np.float32))
+
+
+@pytest.mark.parametrize(
+    "probabilities, has_mood",
+    [((0.1, 0.7, 0.2), True), ((0.1, 0.2, 0.7), False)],  # music; not music
+)
+def test_not_music_gets_no_mood_and_loses_an_earlier_one(probabilities, has_mood):
+    labeller = Labeller(["jazz", "rock", "nonmusic"], "m", "base", 0.5, mood_head=mood_head(4))
+    decision = decide([], prediction(*probabilities), labeller, GenrePolicy("fill", 0.5))
+    stored_moods = set(MOOD_FIELDS) & decision.fields().keys()
+    assert stored_moods == (set(MOOD_FIELDS) if has_mood else set())
+    assert decision.cleared() == (() if has_mood else MOOD_FIELDS)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .mood import Mood
+from .mood import MOOD_FIELDS, Mood
 
 if TYPE_CHECKING:
     from .learn import Head
@@ -108,6 +108,11 @@ class GenrePolicy:
             return found
         return [] if label == NONMUSIC else [self.display_names.get(label, label)]
 
+    def unknown_keys(self, labels: list[str]) -> list[str]:
+        """The ``map`` keys that name none of ``labels`` (in any spelling)."""
+        known = {genre_key(label) for label in labels}
+        return [name for name in self.label_map if genre_key(name) not in known]
+
     def genres_after(self, current: list[str], label: str, confidence: float) -> list[str]:
         """The item's ``genres`` once this prediction is applied."""
         predicted = self.mapped(label)
@@ -178,7 +183,8 @@ class Decision:
 
     def fields(self) -> dict[str, Any]:
         """The values to store (genreclf_applied only when genres changed,
-        so --learn can tell our genres from the user's)."""
+        so --learn can tell our genres from the user's); see also
+        :meth:`cleared`."""
         values: dict[str, Any] = {
             GENRE_FIELD: self.label,
             CONFIDENCE_FIELD: self.confidence,
@@ -192,6 +198,17 @@ class Decision:
         if self.mood is not None:
             values.update(self.mood.fields())
         return values
+
+    def cleared(self) -> tuple[str, ...]:
+        """The fields to remove: those an earlier analysis may have set and
+        this prediction does not give (see :func:`stale_fields`): the mood
+        fields too when it has no mood (``mood: no``, a model without one)."""
+        return MOOD_FIELDS if self.mood is None else stale_fields(self.label)
+
+
+def stale_fields(label: str | None) -> tuple[str, ...]:
+    """What an item predicted as ``label`` must not keep: not music has no mood."""
+    return MOOD_FIELDS if label == NONMUSIC else ()
 
 
 def decide(
@@ -215,7 +232,7 @@ def decide(
         source=labeller.source,
         genres=genres,
         genres_changed=genres != list(current),
-        mood=labeller.mood(prediction),
+        mood=None if label == NONMUSIC else labeller.mood(prediction),
     )
 
 
@@ -242,6 +259,15 @@ def album_decision(
     together = TrackPrediction(combined, embedding)
     in_labels = dataclasses.replace(labeller, head=None)  # already in the labeller's labels
     return decide(current, together, in_labels, policy, ours)
+
+
+def album_leads(
+    label: str, confidence: float, track_labels: list[str], policy: GenrePolicy
+) -> bool:
+    """Whether an album's tracks take their genres from its prediction: enough
+    of them support it and it is confident enough to set a genre; else each
+    track is decided on its own."""
+    return album_supported(label, track_labels) and confidence >= policy.min_confidence
 
 
 def album_supported(label: str, track_labels: list[str]) -> bool:
@@ -284,20 +310,26 @@ def new_genres(
     policy: GenrePolicy, current: list[str], ours: bool, label: str, confidence: float
 ) -> list[str]:
     """``policy.genres_after``, where genres genreclf itself set earlier
-    (``ours``) count as none: a newer prediction may replace an older guess,
-    never a genre of yours; a prediction that sets nothing keeps the old guess."""
+    (``ours``) count as none: a confident prediction replaces an older guess
+    with what ``map`` makes of it now (nothing, for a label mapped to no
+    genre), never a genre of yours; an unconfident one keeps the old guess.
+    ``append`` never removes a genre: its lists mix yours and ours."""
     current = list(current)
-    if not ours or policy.mode == "off":
+    if not ours or policy.mode in ("off", "append") or confidence < policy.min_confidence:
         return policy.genres_after(current, label, confidence)
-    genres = policy.genres_after([], label, confidence)
-    return genres or current
+    return policy.genres_after([], label, confidence)
 
 
-def refilled(policy: GenrePolicy, current: list[str], label: str, confidence: float) -> list[str]:
-    """An analysed item's genres from its stored prediction: emptied genres
-    (``beet modify genres!``) get the prediction again, as on the first run;
-    genres that are there stay."""
-    return list(current) or policy.genres_after([], label, confidence)
+def refilled(
+    policy: GenrePolicy, current: list[str], ours: bool, label: str, confidence: float
+) -> list[str]:
+    """An analysed item's genres from its stored prediction, without
+    analysing again: emptied genres (``beet modify genres!``) get it again, as
+    on the first run, and genres genreclf set (``ours``) follow the current
+    ``map`` and ``mode`` (:func:`new_genres`); genres of yours stay."""
+    if current and not ours:
+        return list(current)
+    return new_genres(policy, current, ours, label, confidence)
 
 
 def set_by_us(genres: list[str], applied: str | None) -> bool:

@@ -148,9 +148,16 @@ class TaggingRun:
         threshold = self.settings.min_confidence
         if threshold is None:
             threshold = self.labeller.min_confidence
-        return GenrePolicy(
+        policy = GenrePolicy(
             self.settings.mode, threshold, self.settings.label_map, self.labeller.display_names
         )
+        # Known only now: the model may be any file, the head any genres.
+        if unknown := policy.unknown_keys([*self.model.labels, *self.labeller.labels]):
+            self.log.warning(
+                "map: not a label of the model, ignored: {} (its labels: {})",
+                ", ".join(unknown), ", ".join(self.labeller.labels),
+            )
+        return policy
 
     @cached_property
     def cache(self) -> AnalysisCache:

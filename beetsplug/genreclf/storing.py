@@ -6,7 +6,8 @@ fails is one line and a count, and the run goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from typing import TYPE_CHECKING
 
 from beets import config, ui
@@ -62,7 +63,7 @@ class Storer:
                 "{}: decoder said: {}", shown_path(item.path), outcome.analysis.decoder_messages
             )
         if decision.genres_changed:
-            self.summary.genres_set[joined(decision.genres)] += 1
+            self.summary.genres_set[shown_genres(decision.genres)] += 1
         if decision.label == NONMUSIC:
             self.summary.not_music += 1
         if pretend:
@@ -70,22 +71,45 @@ class Storer:
             self.summary.analysed += 1
             return
         item.update(decision.fields())
+        remove(item, decision.cleared())
         clear(item)
         if write and not self.write(item):
             return  # nothing stored: the next run tries the write again
         item.store()
         self.summary.analysed += 1
 
-    def refill(self, item: Item, genres: list[str], pretend: bool) -> None:
-        """Set an analysed item's emptied genres from its stored prediction."""
-        self.log.debug("{}: genres {} -> {} (stored prediction)", shown_path(item.path),
-                       list(item.genres), genres)
-        self.summary.genres_set[joined(genres)] += 1
+    def refill(self, item: Item, genres: list[str], cleared: list[str], pretend: bool) -> None:
+        """Bring an analysed item up to date from its stored prediction (see
+        ``Tagger._skip``): its new ``genres``, the ``cleared`` fields removed."""
+        if genres != list(item.genres):
+            self.summary.genres_set[shown_genres(genres)] += 1
+        if self._refilled(item, display_name(item), genres, cleared, pretend):
+            item.store()
+
+    def refill_album(
+        self, album: Album, genres: list[str], cleared: list[str], pretend: bool
+    ) -> None:
+        """As :meth:`refill`, for an album (its tracks are refilled one by one)."""
+        if self._refilled(album, f"album {album}", genres, cleared, pretend):
+            album.store(inherit=False)
+
+    def _refilled(
+        self, entity: Item | Album, name: str, genres: list[str], cleared: list[str], pretend: bool
+    ) -> bool:
+        """Log the change and make it (pretending: show it, and make it in
+        memory only, for :meth:`would_write` to see); whether to store."""
+        current = list(entity.genres)
+        change = f"genres {shown_genres(current)} -> {shown_genres(genres)}"
+        if genres == current:
+            change = "genres unchanged"
+        removed = f", {', '.join(cleared)} removed" if cleared else ""
+        self.log.debug("{}: {}{} (stored prediction)", name, change, removed)
         if pretend:
-            ui.print_(f"{display_name(item)}: genres (none) -> {joined(genres)}")
-            return
-        item.update({"genres": genres, APPLIED_FIELD: joined(genres)})
-        item.store()
+            ui.print_(f"{name}: {change}{removed}")
+        if genres != current:
+            entity.update({"genres": genres, APPLIED_FIELD: joined(genres)})
+        remove(entity, cleared)
+        return not pretend
 
     def skip(self, items: list[Item], write: bool, pretend: bool) -> None:
         """Items already analysed by this setup: their files must say what
@@ -120,13 +144,25 @@ class Storer:
             ui.print_(f"album {album}: {decision.label} {decision.confidence:.2f}")
             return
         album.update(decision.fields())
+        remove(album, decision.cleared())
         album.store(inherit=False)  # its tracks' genres were decided one by one
+
+
+def remove(entity: Item | Album, fields: Iterable[str]) -> None:
+    """Remove these flexible fields from ``entity`` where it has them."""
+    for name in fields:
+        with suppress(KeyError):
+            del entity[name]
+
+
+def shown_genres(genres: list[str]) -> str:
+    return joined(genres) or "(none)"
 
 
 def show(item: Item, decision: Decision) -> None:
     """What pretend would have done, one line per item."""
     change = (
-        f"genres {'; '.join(item.genres) or '(none)'} -> {'; '.join(decision.genres)}"
+        f"genres {shown_genres(item.genres)} -> {shown_genres(decision.genres)}"
         if decision.genres_changed
         else "genres unchanged"
     )

@@ -19,12 +19,14 @@ from .policy import (
     GENRE_FIELD,
     MODEL_FIELD,
     album_decision,
+    album_leads,
     album_supported,
     decide,
     following_album,
     keeps_own_genre,
     refilled,
     set_by_us,
+    stale_fields,
 )
 from .tags import interrupt_deferred
 
@@ -136,26 +138,51 @@ class Tagger:
         )
 
     def _skip(self, item: Item, label: str | None, confidence: float | None) -> None:
-        """An item already analysed by this setup: genres emptied since get
-        the stored prediction (``label``, ``confidence``) again, from the
-        database; the file says what the database says, when writing."""
+        """An item already analysed by this setup, brought up to date from
+        the database (nothing analysed): its genres follow the current policy
+        on the stored prediction (``label``, ``confidence``; see
+        :func:`~.policy.refilled`), not music loses a mood an earlier version
+        gave it, and the file says what the database says, when writing."""
         run = self.run
         if label is not None and confidence is not None:
-            genres = refilled(run.policy, list(item.genres), label, confidence)
-            if genres != list(item.genres):
-                run.storer.refill(item, genres, self.pretend)
+            current = list(item.genres)
+            genres = refilled(run.policy, current, ours(item), label, confidence)
+            stale = stale_fields(own_prediction(item)[0])
+            cleared = [name for name in stale if item.get(name, with_album=False) is not None]
+            if genres != current or cleared:
+                run.storer.refill(item, genres, cleared, self.pretend)
         run.storer.skip([item], self.write, self.pretend)
 
     def _skip_album(self, album: Album, items: list[Item]) -> None:
-        """An album analysed by this setup: its tracks skipped, each refilled
-        from the prediction it follows (see :meth:`_skip`)."""
+        """An album analysed by this setup, brought up to date as
+        :meth:`_skip` does a track; its tracks skipped, each refilled from
+        the prediction it follows."""
         labels = [own_prediction(item)[0] for item in items]
         label, confidence = album.get(GENRE_FIELD), album.get(CONFIDENCE_FIELD)
-        follows = not self._per_track(album) and album_supported(label, labels)
+        if label is None or confidence is None:
+            follows = False
+        else:
+            self._refill_album(album, label, confidence, labels)
+            leads = album_leads(label, confidence, labels, self.run.policy)
+            follows = not self._per_track(album) and leads
         for item in items:
             own = own_prediction(item)
             keeps_own = None in own or keeps_own_genre(*own, label, self.run.policy)
             self._skip(item, *(own if keeps_own or not follows else (label, confidence)))
+
+    def _refill_album(
+        self, album: Album, label: str, confidence: float, track_labels: list[str | None]
+    ) -> None:
+        """The album's genres from its stored prediction (``label``,
+        ``confidence``) under the current policy, where enough of its tracks
+        (whose top labels are ``track_labels``) support it; see :meth:`_skip`."""
+        current = list(album.genres)
+        genres = current
+        if album_supported(label, track_labels):
+            genres = refilled(self.run.policy, current, album_ours(album), label, confidence)
+        cleared = [name for name in stale_fields(label) if album.get(name) is not None]
+        if genres != current or cleared:
+            self.run.storer.refill_album(album, genres, cleared, self.pretend)
 
     def _per_track(self, album: Album) -> bool:
         return self.run.settings.genres_from == "track" or is_compilation(album)
@@ -193,7 +220,8 @@ class Tagger:
             [outcome.prediction.embedding for _, outcome in analysed],
         )
         tops = [decision.label for _, _, decision in decisions]
-        follows = not self._per_track(album) and album_supported(together.label, tops)
+        leads = album_leads(together.label, together.confidence, tops, policy)
+        follows = not self._per_track(album) and leads
         for item, outcome, decision in decisions:
             if follows and not keeps_own_genre(
                 decision.label, decision.confidence, together.label, policy
