@@ -309,3 +309,50 @@ def make_glitchy_mp3(directory: Path, seconds: float = 20.0) -> Path:
         data[position] = rng.integers(0, 256)
     path.write_bytes(data)
     return path
+
+
+def make_damaged_mp3(directory: Path, seconds: float = 30.0) -> Path:
+    """A playable MP3 with two damaged frames in the middle, which players
+    and ffmpeg pass over: one frame's header claims 48 kHz (libmpg123 stops
+    there), another's side information is garbage (FFmpeg cannot decode
+    that frame)."""
+    path = make_valid(directory / "damaged.mp3", seconds=seconds)
+    data = bytearray(path.read_bytes())
+    frames = _mp3_frame_offsets(data)
+    header = frames[len(frames) * 2 // 5]
+    data[header + 2] = data[header + 2] & 0xF3 | 0x04  # sampling rate index 1: 48 kHz
+    side_info = frames[len(frames) * 3 // 5] + 4
+    data[side_info : side_info + 16] = bytes(range(200, 216))
+    path.write_bytes(data)
+    return path
+
+
+def _mp3_frame_offsets(data: bytes) -> list[int]:
+    """Where each MPEG-1 Layer III frame starts (the Xing/Info frame first)."""
+    offsets, offset = [], _id3v2_size(data)
+    while offset + 4 <= len(data) and data[offset] == 0xFF:
+        offsets.append(offset)
+        offset += _mp3_frame_length(data[offset : offset + 4])
+    return offsets
+
+
+def make_undecodable_mp3(directory: Path) -> Path:
+    """An MP3 whose every audio frame's header claims 48 kHz, unlike its
+    first (Xing) frame: no decoder gets a sample of it."""
+    path = make_valid(directory / "undecodable.mp3", seconds=30.0)
+    data = bytearray(path.read_bytes())
+    for frame in _mp3_frame_offsets(data)[1:]:
+        data[frame + 2] = data[frame + 2] & 0xF3 | 0x04
+    path.write_bytes(data)
+    return path
+
+
+def make_overwritten(directory: Path, suffix: str, seconds: float = 30.0) -> Path:
+    """A playable file with one byte overwritten at 40 % and at 60 % of it
+    (inside audio frames): a bad frame or two."""
+    path = make_valid(directory / f"overwritten{suffix}", seconds=seconds)
+    data = bytearray(path.read_bytes())
+    for share in (0.4, 0.6):
+        data[int(len(data) * share)] ^= 0xFF
+    path.write_bytes(data)
+    return path

@@ -148,11 +148,15 @@ BAD_FILES: dict[str, tuple[Maker, str]] = {  # case: (maker, reason pattern)
     "ogg header only": (lambda d: badfiles.make_header_only(d, ".ogg"), ""),
     "text named .mp3": (badfiles.make_text_as_mp3, ""),
     "png named .mp3": (badfiles.make_png_as_mp3, ""),
+    "mp3 whose every frame is damaged": (badfiles.make_undecodable_mp3, "damaged|decode"),
     "mp4 with only video": (badfiles.make_video_only, "no audio"),
     "mkv with only video": (lambda d: badfiles.make_video_only(d, ".mkv"), "no audio"),
     "wav with unknown codec 0x1234": (badfiles.make_unknown_codec_wav, "codec|support"),
     "digital silence": (badfiles.make_silence, "silen"),
-    "0.2 s clip (< min_frames)": (lambda d: badfiles.make_clip(d, 0.2), "too short"),
+    "0.2 s clip (< min_frames)": (
+        lambda d: badfiles.make_clip(d, 0.2),
+        r"^too short to analyse \(0\.20 s; needs \d+\.\d\d s\)$",
+    ),
     "float wav with NaN": (lambda d: badfiles.make_non_finite(d, float("nan")), "NaN|finite"),
     "float wav with inf": (lambda d: badfiles.make_non_finite(d, float("inf")), "NaN|finite"),
 }

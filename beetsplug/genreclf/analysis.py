@@ -62,14 +62,16 @@ def analyse_file(
 ) -> FileAnalysis:
     """Decode ``path``, compute its features and predict (runs in a worker).
     ``detail``: keep each segment's embedding (for --explain with a head).
-    What the decoders print goes into ``decoder_messages``, not the terminal."""
+    What the decoders print, then what damage decoding worked around, goes
+    into ``decoder_messages`` (for the debug log), not the terminal."""
     ignore_interrupts_in_worker_process()
     with captured_stderr() as said:
         analysis = _prediction_or_reason(path, model, windows, detail)
     if not said.text:
         return analysis
     error = analysis.error and f"{analysis.error} (decoder: {said.gist()})"
-    return replace(analysis, error=error, decoder_messages=said.text)
+    messages = "\n".join(filter(None, (said.text, analysis.decoder_messages)))
+    return replace(analysis, error=error, decoder_messages=messages)
 
 
 def ignore_interrupts_in_worker_process() -> None:
@@ -88,14 +90,14 @@ def _prediction_or_reason(
     try:
         loaded = model.load()
         decoded = decode_timed_windows(path, loaded.frontend.sample_rate, windows)
-        parts = loaded.frontend.segments_per_window([samples for _, samples in decoded])
+        parts = loaded.frontend.segments_per_window(decoded.windows)
         analysed = tuple(
             AnalysedWindow(start, len(part))
-            for (start, _), part in zip(decoded, parts)
+            for start, part in zip(decoded.starts, parts)
             if len(part)
         )
         prediction = loaded.predict_track(np.concatenate(parts), detail)
-        return FileAnalysis(prediction, windows=analysed)
+        return FileAnalysis(prediction, windows=analysed, decoder_messages=decoded.notes)
     except (AudioError, FeatureError, ModelError) as exc:
         return FileAnalysis(error=str(exc))
     except Exception as exc:  # a decoder bug must cost this file only

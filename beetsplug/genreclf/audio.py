@@ -12,9 +12,12 @@ windows together is decoded whole, once.
 soundfile (libsndfile) reads WAV, AIFF, FLAC, Ogg Vorbis/Opus and MP3 with
 sample-exact seeking; anything else (AAC/ALAC in M4A, ...) falls back to
 PyAV, which bundles FFmpeg. So does a file whose header length libsndfile
-cannot use (unknown, zero, absurd) or in which it cannot seek: PyAV seeks
-where the container's length is believable, and otherwise measures the
-length by decoding and decodes again in order.
+cannot use (unknown, zero, absurd), in which it cannot seek, or whose
+window it cannot read to the end (libmpg123 stops at a damaged frame):
+PyAV seeks where the container's length is believable, and otherwise
+measures the length by decoding and decodes again in order. PyAV skips a
+frame that does not decode, as players do; a window still cut short by
+more than the tolerance below makes the file "truncated or damaged".
 
 The decoders' C libraries print warnings straight to the process's stderr;
 :func:`captured_stderr` keeps them off the terminal.
@@ -29,7 +32,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,11 +48,22 @@ MIN_BYTES_PER_SECOND = 100
 SAMPLE_RATES = range(1_000, 768_001)  # Hz; anything else is a damaged header
 NOT_FOUND = "file not found"
 UNKNOWN_LENGTH = "damaged file: unknown length"
+NO_FRAME_DECODES = "cannot decode: no frame of it decodes"
 UNEXPECTED = "unexpected decoder error: "
 
 
 class AudioError(Exception):
     """The file cannot be decoded; the message says why."""
+
+
+@dataclass(frozen=True)
+class DecodedWindows:
+    """Each window's start (seconds) and samples (mono float32 at the rate
+    asked for); ``notes``: what damage was worked around, for the debug log."""
+
+    starts: list[float]
+    windows: list[np.ndarray]
+    notes: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,13 +88,13 @@ def decode_windows(
     """The windows of ``path`` chosen by ``policy``, mono at ``sample_rate``.
 
     Raises AudioError for anything that is not complete, finite audio."""
-    return [samples for _, samples in decode_timed_windows(path, sample_rate, policy)]
+    return decode_timed_windows(path, sample_rate, policy).windows
 
 
 def decode_timed_windows(
     path: str | bytes | Path, sample_rate: int, policy: WindowPolicy
-) -> list[tuple[float, np.ndarray]]:
-    """(start in seconds, samples) of each window, as :func:`decode_windows`."""
+) -> DecodedWindows:
+    """The windows with their starts, as :func:`decode_windows`."""
     try:
         # Any bytes, via surrogate escapes.
         return _timed_windows(Path(os.fsdecode(path)), sample_rate, policy)
@@ -96,37 +110,44 @@ def decode_whole(path: str | Path, sample_rate: int) -> np.ndarray:
     return decode_windows(path, sample_rate, forever)[0]
 
 
-Windows = tuple[int, list[float], list[np.ndarray]]  # native rate, starts, samples
+@dataclass(frozen=True)
+class _Native:
+    """Decoded windows at the file's own sample rate."""
+
+    rate: int
+    starts: list[float]
+    windows: list[np.ndarray]
+    notes: tuple[str, ...] = ()
 
 
-def _timed_windows(
-    path: Path, sample_rate: int, policy: WindowPolicy
-) -> list[tuple[float, np.ndarray]]:
+def _timed_windows(path: Path, sample_rate: int, policy: WindowPolicy) -> DecodedWindows:
     if not path.is_file():
         raise AudioError(NOT_FOUND)
     size = path.stat().st_size
     if size == 0:
         raise AudioError("empty file")
-    native_rate, starts, raw = _decode(path, size, policy)
-    if not any(len(window) for window in raw):
+    native = _decode(path, size, policy)
+    if not any(len(window) for window in native.windows):
         raise AudioError("no audio samples")
-    if not all(np.isfinite(window).all() for window in raw):
+    if not all(np.isfinite(window).all() for window in native.windows):
         raise AudioError("the audio contains NaN or infinite samples")
-    return [
-        (start, _resample(window, native_rate, sample_rate))
-        for start, window in zip(starts, raw)
-    ]
+    resampled = [_resample(window, native.rate, sample_rate) for window in native.windows]
+    return DecodedWindows(native.starts, resampled, "; ".join(native.notes))
 
 
 class _NotForSoundfile(Exception):
-    pass
+    """libsndfile cannot read the file (or a window of it); the message, if
+    any, says what went wrong, for the debug log."""
 
 
-def _decode(path: Path, size: int, policy: WindowPolicy) -> Windows:
+def _decode(path: Path, size: int, policy: WindowPolicy) -> _Native:
     try:
         return _decode_with_soundfile(path, size, policy)
-    except _NotForSoundfile:
-        return _decode_with_pyav(path, size, policy)
+    except _NotForSoundfile as refusal:
+        native = _decode_with_pyav(path, size, policy)
+        if not str(refusal):
+            return native
+        return replace(native, notes=(f"{refusal}: decoded with PyAV", *native.notes))
 
 
 def _believable_seconds(seconds: float, size: int) -> float | None:
@@ -137,9 +158,9 @@ def _believable_seconds(seconds: float, size: int) -> float | None:
     return None
 
 
-def _decode_with_soundfile(path: Path, size: int, policy: WindowPolicy) -> Windows:
-    """Raises _NotForSoundfile where libsndfile cannot read the file, or
-    cannot seek in it, or reports a length it cannot have."""
+def _decode_with_soundfile(path: Path, size: int, policy: WindowPolicy) -> _Native:
+    """Raises _NotForSoundfile where libsndfile cannot read the file, reports
+    a length it cannot have, or cannot seek to or read a whole window."""
     import soundfile
 
     try:  # bytes: soundfile would encode a str path strictly as UTF-8
@@ -161,10 +182,16 @@ def _decode_with_soundfile(path: Path, size: int, policy: WindowPolicy) -> Windo
                 sound.seek(int(start * rate))
                 data = sound.read(wanted, dtype="float32", always_2d=True)
             except (soundfile.LibsndfileError, RuntimeError) as exc:
-                raise _NotForSoundfile() from exc
-            _check_complete(len(data), wanted, rate)
+                raise _NotForSoundfile(
+                    f"libsndfile failed on the window at {start:.1f} s ({_plain(exc)})"
+                ) from exc
+            if not _is_complete(len(data), wanted, rate):
+                got = len(data) / rate
+                raise _NotForSoundfile(
+                    f"libsndfile stopped {got:.1f} s into the window at {start:.1f} s"
+                )
             windows.append(_downmix(data))
-    return rate, _starts(spans), windows
+    return _Native(rate, _starts(spans), windows)
 
 
 def _starts(spans: list[tuple[float, float]]) -> list[float]:
@@ -179,16 +206,20 @@ def _downmix(frames: np.ndarray) -> np.ndarray:
     return frames @ np.full(channels, 1 / channels, dtype=np.float32)
 
 
+def _is_complete(got: int, wanted: int, rate: int) -> bool:
+    """Whether ``got`` of ``wanted`` samples is all of them, but for the
+    tolerance: decoders return what they could of a cut file without complaint."""
+    return wanted - got <= max(TRUNCATION_TOLERANCE * wanted, rate)
+
+
 def _check_complete(got: int, wanted: int, rate: int) -> None:
-    """Decoders return what they could of a cut file without complaint."""
-    missing = wanted - got
-    if missing > max(TRUNCATION_TOLERANCE * wanted, rate):
+    if not _is_complete(got, wanted, rate):
         raise AudioError(
             f"truncated or damaged: decoded {got / rate:.1f} s of {wanted / rate:.1f} s"
         )
 
 
-def _decode_with_pyav(path: Path, size: int, policy: WindowPolicy) -> Windows:
+def _decode_with_pyav(path: Path, size: int, policy: WindowPolicy) -> _Native:
     # A file object: PyAV takes no bytes path, and names need not be UTF-8.
     try:
         source = open(path, "rb")
@@ -203,27 +234,85 @@ def _decode_with_pyav(path: Path, size: int, policy: WindowPolicy) -> Windows:
             raise AudioError(f"cannot decode: {_plain(exc)}") from exc
 
 
-def _decode_container(source: BinaryIO, size: int, policy: WindowPolicy) -> Windows:
+def _decode_container(source: BinaryIO, size: int, policy: WindowPolicy) -> _Native:
     """Seek to each window where the container's length is believable;
     otherwise measure the length by decoding, then decode again in order."""
-    with _audio_stream(source) as (container, stream, rate):
-        reported = _believable_seconds(_pyav_duration(container, stream), size)
+    with _audio_stream(source) as reader:
+        reported = _believable_seconds(reader.reported_seconds(), size)
         if reported is not None:
             spans = policy.spans(reported)
-            windows = [_pyav_window(container, stream, rate, *span) for span in spans]
-            return rate, _starts(spans), windows
-        decoded = sum(len(samples) for _, samples in _mono_frames(container, stream, rate))
-    if not decoded:
-        raise AudioError(UNKNOWN_LENGTH)
-    spans = policy.spans(decoded / rate)
+            windows = [_pyav_window(reader, *span) for span in spans]
+            return _Native(reader.rate, _starts(spans), windows, reader.notes())
+        decoded = sum(len(samples) for _, samples in reader.mono_frames())
+        if not decoded:
+            raise AudioError(NO_FRAME_DECODES if reader.skipped else UNKNOWN_LENGTH)
+    spans = policy.spans(decoded / reader.rate)
     source.seek(0)
-    with _audio_stream(source) as (container, stream, rate):
-        return rate, _starts(spans), _windows_in_order(container, stream, rate, spans)
+    with _audio_stream(source) as reader:
+        windows = _windows_in_order(reader, spans)
+        return _Native(reader.rate, _starts(spans), windows, reader.notes())
+
+
+class _FrameReader:
+    """The frames of a container's audio stream, as mono float32 at its
+    sample rate. A packet that does not decode (a damaged frame) is skipped,
+    as players do, and so is a frame in another format than the first (a
+    damaged header's sample rate or channels); ``skipped`` counts both."""
+
+    def __init__(self, container, stream, rate: int) -> None:
+        self.container = container
+        self.stream = stream
+        self.rate = rate
+        self.skipped = 0
+
+    def reported_seconds(self) -> float:
+        """The length the container reports (NaN: it reports none)."""
+        if self.stream.duration is not None and self.stream.time_base:
+            return float(self.stream.duration * self.stream.time_base)
+        if self.container.duration is not None:
+            return self.container.duration / 1_000_000  # av.time_base: microseconds
+        return math.nan
+
+    def mono_frames(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        """(start in seconds if known, samples) of each frame, from the
+        container's current position."""
+        import av
+
+        # Planar float at the native rate and layout: downmix like soundfile does.
+        resampler = av.AudioResampler(format="fltp", rate=self.rate)
+        first_format = None
+        for frame in self._decoded_frames():
+            frame_format = (frame.format.name, frame.layout.name, frame.sample_rate)
+            first_format = first_format or frame_format
+            if frame_format != first_format:  # the resampler would refuse it
+                self.skipped += 1
+                continue
+            start = frame.time
+            if start is not None and not math.isfinite(start):
+                start = None
+            for planar in resampler.resample(frame):
+                samples = _downmix(planar.to_ndarray().T)
+                yield start, samples
+                start = None if start is None else start + len(samples) / self.rate
+
+    def _decoded_frames(self) -> Iterator[Any]:
+        import av
+
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                self.skipped += 1
+                continue
+            yield from frames
+
+    def notes(self) -> tuple[str, ...]:
+        return (f"damaged frames PyAV skipped: {self.skipped}",) if self.skipped else ()
 
 
 @contextmanager
-def _audio_stream(source: BinaryIO) -> Iterator[tuple[Any, Any, int]]:
-    """(container, its first audio stream, that stream's sample rate)."""
+def _audio_stream(source: BinaryIO) -> Iterator[_FrameReader]:
+    """A reader of the container's first audio stream."""
     import av
 
     try:
@@ -239,42 +328,19 @@ def _audio_stream(source: BinaryIO) -> Iterator[tuple[Any, Any, int]]:
         rate = stream.rate or stream.codec_context.sample_rate
         if rate not in SAMPLE_RATES:
             raise AudioError(f"no plausible sample rate ({rate} Hz)")
-        yield container, stream, rate
+        yield _FrameReader(container, stream, rate)
 
 
-def _pyav_duration(container, stream) -> float:
-    """The length the container reports, in seconds (NaN: it reports none)."""
-    if stream.duration is not None and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / 1_000_000  # av.time_base: microseconds
-    return math.nan
-
-
-def _mono_frames(container, stream, rate: int) -> Iterator[tuple[float | None, np.ndarray]]:
-    """(start in seconds if known, mono float32 samples at ``rate``) of each
-    decoded frame, from the container's current position."""
-    import av
-
-    # Planar float at the native rate and layout: downmix like soundfile does.
-    resampler = av.AudioResampler(format="fltp", rate=rate)
-    for frame in container.decode(stream):
-        start = frame.time if frame.time is not None and math.isfinite(frame.time) else None
-        for planar in resampler.resample(frame):
-            samples = _downmix(planar.to_ndarray().T)
-            yield start, samples
-            start = None if start is None else start + len(samples) / rate
-
-
-def _pyav_window(container, stream, rate: int, start: float, length: float) -> np.ndarray:
+def _pyav_window(reader: _FrameReader, start: float, length: float) -> np.ndarray:
     """Decode ``length`` s from ``start`` s, mono float32 at the native rate.
     Raises AudioError where the file ends well before the window does."""
+    rate = reader.rate
     if start > 0:  # microseconds (av.time_base): any stream, whatever its time base
-        container.seek(int(start * 1_000_000))
+        reader.container.seek(int(start * 1_000_000))
     wanted = int(length * rate)
     chunks: list[np.ndarray] = []
     collected = 0
-    for frame_start, samples in _mono_frames(container, stream, rate):
+    for frame_start, samples in reader.mono_frames():
         skip = round((start - frame_start) * rate) if frame_start is not None else 0
         if skip > 0:  # seeking lands on the packet before `start`
             samples = samples[skip:]
@@ -288,13 +354,14 @@ def _pyav_window(container, stream, rate: int, start: float, length: float) -> n
 
 
 def _windows_in_order(
-    container, stream, rate: int, spans: list[tuple[float, float]]
+    reader: _FrameReader, spans: list[tuple[float, float]]
 ) -> list[np.ndarray]:
     """The samples of each (start, length) span, decoding from the start without seeking."""
+    rate = reader.rate
     bounds = [(int(start * rate), int((start + length) * rate)) for start, length in spans]
     pieces: list[list[np.ndarray]] = [[] for _ in spans]
     position = 0  # samples decoded so far
-    for _, samples in _mono_frames(container, stream, rate):
+    for _, samples in reader.mono_frames():
         for (first, last), piece in zip(bounds, pieces):
             part = samples[max(first - position, 0) : max(last - position, 0)]
             if len(part):

@@ -28,7 +28,7 @@ class FeatureError(ValueError):
     """The audio cannot be turned into features (too short, not finite...)."""
 
 
-def _too_short(seconds: float, params: FeatureParams) -> FeatureError:
+def _too_short(seconds: float, params: FeatureParams | LogMelParams) -> FeatureError:
     """How long the audio is and how long it must be (``min_frames``)."""
     needed = params.min_frames * params.hop_length / params.sample_rate
     return FeatureError(f"too short to analyse ({seconds:.2f} s; needs {needed:.2f} s)")
@@ -237,7 +237,7 @@ def logmel_patches(samples: np.ndarray, params: LogMelParams) -> np.ndarray:
         raise FeatureError("audio out of range (samples far beyond full scale)")
     frames = 1 + len(samples) // params.hop_length  # centred STFT
     if len(samples) < params.n_fft or frames < params.min_frames:
-        raise FeatureError(f"audio too short ({len(samples)} samples)")
+        raise _too_short(len(samples) / params.sample_rate, params)
     power = spectrum.mel_spectrogram(
         samples.astype(np.float32, copy=False),
         params.sample_rate,
