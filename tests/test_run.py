@@ -170,7 +170,8 @@ class TestImportedUnanalysable(ImportTestBase):
         folder.mkdir()
         short = write_track(folder / "short.flac", "beats", seconds=0.5, seed=1)
         tag_file(short, artist="Artist", title="Short")
-        self.run_command("import", "-A", "-q", "-s", operation, str(folder))
+        with pytest.raises(ui.UserError, match="1 file could not be analysed"):
+            self.run_command("import", "-A", "-q", "-s", operation, str(folder))  # exit 1
         [item] = self.lib.items()
         assert self.lib_path in Path(os.fsdecode(item.path)).parents
         assert any(m.startswith(f"{os.fsdecode(item.path)}: ") for m in self.messages(caplog))

@@ -174,10 +174,27 @@ class GenreClfPlugin(BeetsPlugin):
 
     def import_end(self, **_) -> None:
         """The import is over (or Ctrl-C ended it): report it and release
-        its workers and cache."""
+        its workers and cache. Files that failed make `beet import` exit 1."""
         run, self._import_run = self._import_run, None
-        if run is not None:
-            run.finish()
+        problem = run.finish() if run is not None else None
+        if problem:
+            self._fail_at_exit(problem)
+
+    def _fail_at_exit(self, problem: str) -> None:
+        """A UserError (exit status 1) at ``cli_exit``, after every other
+        plugin's listener (registered now, so last): what they do at the end
+        (an MPD update, say) still happens. It fires once: it then removes
+        itself, for whatever command the same process runs next."""
+
+        def fail(**_) -> None:
+            for listeners in (BeetsPlugin.listeners, BeetsPlugin._raw_listeners):
+                listeners["cli_exit"] = [
+                    handler for handler in listeners["cli_exit"]
+                    if handler is not fail and getattr(handler, "__wrapped__", None) is not fail
+                ]
+            raise ui.UserError(problem)
+
+        self.register_listener("cli_exit", fail)
 
 
 def _raiser(error: SettingsError):

@@ -7,7 +7,8 @@ by then (beets' threads keep staging while files are placed), and each is
 stored once its own file is placed. Once beets has copied or moved the files,
 the cache follows them, our tags are written and unanalysable files are
 recorded with the state of their library copy. Ctrl-C stops the import
-with our summary and a non-zero status."""
+with our summary and a non-zero status; so do files that could not be
+analysed or written, once the import is otherwise complete."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.importer import ImportAbortError
 
+from .commands import new_failures
 from .policy import MODEL_FIELD
 from .run import TaggingRun
 from .tagging import Tagger
@@ -82,15 +84,17 @@ class ImportRun(TaggingRun):
         self._restore_handler()
         super().close()
 
-    def finish(self) -> None:
+    def finish(self) -> str | None:
         """The import is over: its summary, and a non-zero status (a
-        UserError) if Ctrl-C ended it."""
+        UserError) if Ctrl-C ended it. Returns why the import must still end
+        with status 1 (files that could not be analysed or written), if any."""
         with self._working, self:
             if self.summary.total or self.interrupted:
                 self.report()
         if self.interrupted:
             raise ui.UserError(INTERRUPTED)
 
+        return new_failures(self)
     def tag_imported(self, items: Sequence[Item]) -> None:
         """The import stage for singletons: counted, and those to analyse
         left waiting for :meth:`files_placed`."""

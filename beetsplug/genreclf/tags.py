@@ -32,25 +32,39 @@ def write_tags(item, fields: list[str], id3v23: bool) -> bool:
     its version (``id3v23`` applies to files without one). Raises beets'
     ReadError/WriteError.
     """
-    path = syspath(item.path)
-    try:
-        media = MediaFile(path, id3v23=id3v23)
-    except UnreadableFileError as exc:
-        raise ReadError(item.path, _reason(exc)) from exc
+    media = _open(item, id3v23)
     tags = getattr(media.mgfile, "tags", None)
     if isinstance(tags, ID3):  # saving as the other version would convert frames
         media.id3v23 = tags.version[:2] == (2, 3)
-    wanted = {name: item.get(name) for name in fields}
-    if all(_same(getattr(media, name), value) for name, value in wanted.items()):
+    differing = _differing(media, item, fields)
+    if not differing:
         return False
-    media.update(wanted)
+    media.update({name: item.get(name) for name in differing})
+    path = syspath(item.path)
     try:
         _check_free_space(path)
         media.save()
     except (UnreadableFileError, OSError) as exc:
-        raise WriteError(item.path, _reason(exc)) from exc
+        raise WriteError(item.path, _reason(exc, item.path)) from exc
     item.mtime = item.current_mtime()
     return True
+
+
+def differing_tags(item, fields: list[str]) -> list[str]:
+    """The ``fields`` whose tags in ``item``'s file differ from its values:
+    what :func:`write_tags` would write, the file untouched. Raises ReadError."""
+    return _differing(_open(item, id3v23=False), item, fields)
+
+
+def _open(item, id3v23: bool) -> MediaFile:
+    try:
+        return MediaFile(syspath(item.path), id3v23=id3v23)
+    except UnreadableFileError as exc:
+        raise ReadError(item.path, _reason(exc, item.path)) from exc
+
+
+def _differing(media: MediaFile, item, fields: list[str]) -> list[str]:
+    return [name for name in fields if not _same(getattr(media, name), item.get(name))]
 
 
 def _same(in_file: object, stored: object) -> bool:
@@ -61,16 +75,20 @@ def _same(in_file: object, stored: object) -> bool:
     return (in_file or None) == (stored or None)
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a write failed, without the path that mutagen's messages repeat:
-    the operating system's words where an OSError is behind it."""
+def _reason(exc: BaseException, path: bytes) -> str:
+    """Why a write failed, without the ``path`` that mediafile's and
+    mutagen's messages repeat (our line names it already): the operating
+    system's words where an OSError is behind it, else the innermost message."""
     cause: BaseException | None = exc
+    innermost = exc
     while cause is not None:
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
+        innermost = cause
         cause = cause.__cause__ or cause.__context__
-    message = str(exc.args[0]) if exc.args else ""
-    return re.sub(r"^\[Errno \d+\] |: '.*'$", "", message) or type(exc).__name__
+    message = str(innermost.args[0]) if innermost.args else ""
+    message = message.removeprefix(f"{os.fsdecode(path)}: ")
+    return re.sub(r"^\[Errno \d+\] |: '.*'$", "", message) or type(innermost).__name__
 
 
 def _check_free_space(path: str) -> None:

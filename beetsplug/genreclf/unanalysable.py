@@ -54,13 +54,18 @@ class ErrorRecord:
     def file_state(self, item: Item) -> str | None:
         """The file's size and mtime, with the setup; None for a file we
         cannot read (missing, no permission): no lasting verdict on it."""
-        if not os.access(item.path, os.R_OK):
-            return None
-        try:
-            status = os.stat(item.path)
-        except OSError:
-            return None
-        return f"{status.st_size}:{status.st_mtime_ns} {self.setup}"
+        state = _size_and_mtime(item.path)
+        return None if state is None else f"{state} {self.setup}"
+
+
+def _size_and_mtime(path: bytes) -> str | None:
+    if not os.access(path, os.R_OK):
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return f"{status.st_size}:{status.st_mtime_ns}"
 
 
 def clear(item: Item) -> None:
@@ -68,3 +73,15 @@ def clear(item: Item) -> None:
     for field in (ERROR_FIELD, ERROR_ON_FIELD):
         if field in item:
             del item[field]
+
+
+def clear_if_fixed(item: Item) -> bool:
+    """For an item whose prediction holds for its file: forget an earlier
+    failure once the file is readable and no longer the one that failed
+    (restored from a backup, say). Returns whether there was one to forget."""
+    recorded = item.get(ERROR_ON_FIELD)
+    state = _size_and_mtime(item.path)
+    if recorded is None or state is None or recorded.split(" ", 1)[0] == state:
+        return False
+    clear(item)
+    return True
