@@ -149,7 +149,14 @@ SUMMARIES = {
         {"analysed": 4, "from_cache": 1, "pretend": True},
         [
             "analysed 4 (1 from the cache), skipped 0 (already analysed), failed 0 in 0m07s",
-            "pretend: would store 4; nothing stored",
+            "pretend: would store 4, would write 0 files; nothing stored or written",
+        ],
+    ),
+    "a pretend run that would write files": (
+        {"analysed": 1, "skipped": 2, "written": 3, "pretend": True},
+        [
+            "analysed 1, skipped 2 (already analysed), failed 0 in 0m07s",
+            "pretend: would store 1, would write 3 files; nothing stored or written",
         ],
     ),
     "files an earlier run could not analyse": (

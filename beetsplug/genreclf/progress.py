@@ -26,7 +26,10 @@ class RunSummary:
     from_cache: of ``analysed``, those read from the cache (see cache.py).
     failed: reason -> files that could not be analysed.
     write_failed: reason -> files analysed whose tags could not be written.
-    written: files whose tags were written (analysed now or earlier).
+    written: files whose tags were written (analysed now or earlier; with
+        ``pretend``: that would be written).
+    originals_kept: files not written because they lie outside the library
+        directory while beets copies or moves imports (see storing.py).
     genres_set: the genres set (with ``pretend``: that would be set) -> files.
     not_music: files found to be speech, sound effects or noise (no genre set
         for them unless ``map`` names one).
@@ -115,13 +118,16 @@ class RunSummary:
             f"failed {self.failures}{unwritten} in {elapsed}"
         ]
         if self.pretend:
-            lines.append(f"pretend: would store {self.analysed}; nothing stored")
+            lines.append(
+                f"pretend: would store {self.analysed}, would write {self.written} "
+                f"{_files(self.written)}; nothing stored or written"
+            )
         if self.unanalysable_skipped:
             lines.append(
                 f"{self.unanalysable_skipped} skipped: unanalysable, "
                 f"see `beet ls {UNANALYSABLE_QUERY}`"
             )
-        if self.written:
+        if self.written and not self.pretend:
             lines.append(f"tags written to {self.written} {_files(self.written)}")
         for reason, count in by_kind(self.failed).most_common():
             lines.append(f"  could not be analysed ({count}): {reason}")
