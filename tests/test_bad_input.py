@@ -102,6 +102,7 @@ class BadInputBase(PluginTestHelper):
 
     def setup_plugin(self, **settings) -> beets.plugins.BeetsPlugin:
         self.config["genreclf"].set({"jobs": 2, "min_confidence": 0.0, **settings})
+        self.config["import"]["copy"] = False  # a library kept in place: its files are written
         self.load_plugins()
         return beets.plugins.find_plugins()[0]
 

@@ -42,8 +42,9 @@ class TestCommand(GenreClfTestBase):
 
         self.run_command("genreclf", "--pretend", "--write")
 
-        [line] = capsys.readouterr().out.splitlines()
+        line, would_write = capsys.readouterr().out.splitlines()
         assert line.startswith(f"{item.filepath}: ") and "genres (none) -> " in line
+        assert would_write == f"would write {item.filepath}: genre"
         assert item.id not in self.analysed_ids()
         assert self.reloaded(item).genres == []
         assert file_genres(item.path) == []

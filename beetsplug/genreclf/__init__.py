@@ -148,8 +148,14 @@ class GenreClfPlugin(BeetsPlugin):
         self.import_end()
         # beets shows import-time plugin logs only with -v: print, as the importer does.
         say = lambda line: ui.print_(f"genreclf: {line}")  # noqa: E731
-        self._import_run = ImportRun(self.settings, session.lib, self._log, say=say)
-        self._import_run.catch_interrupt()
+        run = ImportRun(self.settings, session.lib, self._log, say=say)
+        try:
+            run.check()  # a damaged model or head stops us before beets adds any file
+        except ui.UserError:
+            run.close()
+            raise
+        self._import_run = run
+        run.catch_interrupt()
 
     def imported(self, session: ImportSession, task: ImportTask) -> None:
         if self._import_run is None:  # an importer driven without import_begin

@@ -143,11 +143,14 @@ class Analyzer:
         self.analyse_file = analyse  # what workers run on each path
 
     def analyse(
-        self, work: Iterable[tuple[Key, str]], detail: bool = False
+        self, work: Iterable[tuple[Key, str]], detail: bool = False, fresh: bool = False
     ) -> Iterator[Outcome[Key]]:
         """An Outcome for each (key, path), in input order. ``detail``: per
-        segment embeddings too, and so no cache (it holds track results)."""
-        entries = (((key, path), self._entry(path, detail)) for key, path in work)
+        segment embeddings too, and so no cache (it holds track results).
+        ``fresh``: decode every file, and cache what is heard."""
+        entries = (
+            ((key, path), self._entry(path, detail or fresh, detail)) for key, path in work
+        )
         for (key, path), result in self.backend.results(entries, self.jobs):
             if isinstance(result, WorkerDied):
                 result = FileAnalysis(error=WORKER_DIED)
@@ -157,8 +160,8 @@ class Analyzer:
                 self._cache_put(path, result.prediction)
             yield Outcome(key, path, result)
 
-    def _entry(self, path: str, detail: bool) -> Task | Ready:
-        hit = None if detail else self._cache_get(path)
+    def _entry(self, path: str, decode: bool, detail: bool) -> Task | Ready:
+        hit = None if decode else self._cache_get(path)
         if hit is not None:
             return Ready(FileAnalysis(TrackPrediction(*hit), from_cache=True))
         worker_path = self.backend.worker_path(path)

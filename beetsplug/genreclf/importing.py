@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from .analysis import Outcome
 
 INTERRUPTED = (
-    "genreclf: import interrupted; items beets had added but not yet moved stay at "
-    "their source paths: run `beet genreclf` to analyse the ones not analysed"
+    "genreclf: import interrupted; items beets had added but not yet copied or moved "
+    "stay at their source paths: `beet genreclf` analyses those not analysed (it never "
+    "writes files outside the library directory when imports copy or move)"
 )
 
 
@@ -93,8 +94,8 @@ class ImportRun(TaggingRun):
                 self.report()
         if self.interrupted:
             raise ui.UserError(INTERRUPTED)
-
         return new_failures(self)
+
     def tag_imported(self, items: Sequence[Item]) -> None:
         """The import stage for singletons: counted, and those to analyse
         left waiting for :meth:`files_placed`."""

@@ -14,6 +14,12 @@ PROGRESS_EVERY_SECONDS = 5.0
 ETA_AFTER_FILES = 3
 ETA_AFTER_SECONDS = 2.0
 UNANALYSABLE_QUERY = "genreclf_error::."  # items an earlier run could not analyse
+# Files left at their source by beets (an interrupted copy or move import):
+ORIGINALS_ADVICE = (
+    "`beet move --copy QUERY` (import.copy) or `beet move QUERY` (import.move) "
+    "brings them into the library, then `beet genreclf -w QUERY` writes them "
+    "(a library kept in place: set import.copy and import.move to no)"
+)
 
 
 @dataclass
@@ -47,6 +53,7 @@ class RunSummary:
     failed: Counter = field(default_factory=Counter)
     write_failed: Counter = field(default_factory=Counter)
     written: int = 0
+    originals_kept: int = 0
     genres_set: Counter = field(default_factory=Counter)
     not_music: int = 0
     pretend: bool = False
@@ -129,6 +136,11 @@ class RunSummary:
             )
         if self.written and not self.pretend:
             lines.append(f"tags written to {self.written} {_files(self.written)}")
+        if self.originals_kept:
+            lines.append(
+                f"tags not written to {self.originals_kept} {_files(self.originals_kept)} "
+                f"outside the library directory: {ORIGINALS_ADVICE}"
+            )
         for reason, count in by_kind(self.failed).most_common():
             lines.append(f"  could not be analysed ({count}): {reason}")
         for reason, count in by_kind(self.write_failed).most_common():

@@ -24,7 +24,7 @@ from .audio import WindowPolicy
 from .policy import GenrePolicy, Labeller
 from .progress import RunSummary
 from .settings import Settings
-from .storing import Storer, tag_fields
+from .storing import Storer, library_dir_if_imports_copy, tag_fields
 from .unanalysable import ErrorRecord
 
 if TYPE_CHECKING:
@@ -58,7 +58,10 @@ class TaggingRun:
         self.progress = progress
         self.say = say or (lambda line: log.info("{}", line))
         self.summary = RunSummary(total=0)
-        self.storer = Storer(log, self.summary, tag_fields(settings), lambda: self.cache)
+        self.storer = Storer(
+            log, self.summary, tag_fields(settings), lambda: self.cache,
+            library_dir_if_imports_copy(lib),
+        )
         self._resources = ExitStack()
         self._analyzer: Analyzer | None = None
 
@@ -72,6 +75,11 @@ class TaggingRun:
         self._resources.close()
         self._analyzer = None
         self.__dict__.pop("cache", None)  # closed: a later use opens it again
+
+    def check(self) -> None:
+        """Load the model and the learned head now: a damaged one is one
+        UserError before any work."""
+        self.policy
 
     # What the run works with, built on first use.
 
@@ -193,14 +201,17 @@ class TaggingRun:
             )
         return self._analyzer
 
-    def outcomes(self, work: list, detail: bool = False) -> Iterator[Outcome]:
+    def outcomes(
+        self, work: list, detail: bool = False, fresh: bool = False
+    ) -> Iterator[Outcome]:
         """The outcomes of analysing ``work`` ((key, path) pairs), in order,
-        counting cache hits; a backend that cannot run is one UserError."""
+        counting cache hits; ``fresh``: every file decoded, none read from
+        the cache (``-f``). A backend that cannot run is one UserError."""
         from .backends import BackendError
 
         analyzer = self.analyzer(len(work))
         try:
-            yield from analyzer.analyse(work, detail)
+            yield from analyzer.analyse(work, detail, fresh)
         except BackendError as exc:
             raise ui.UserError(f"genreclf: {exc}") from exc
         finally:

@@ -6,6 +6,7 @@ fails is one line and a count, and the run goes on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import TYPE_CHECKING
@@ -15,11 +16,11 @@ from beets.library import FileOperationError
 
 from .mood import MOOD_FIELD
 from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, NONMUSIC, joined
-from .tags import display_name, shown_path, write_tags
-from .unanalysable import clear
+from .tags import differing_tags, display_name, shown_path, write_tags
+from .unanalysable import clear, clear_if_fixed
 
 if TYPE_CHECKING:
-    from beets.library import Album, Item
+    from beets.library import Album, Item, Library
 
     from .analysis import Outcome
     from .cache import AnalysisCache
@@ -35,18 +36,43 @@ def tag_fields(settings: Settings) -> list[str]:
     return ["genres", *custom, *mood]
 
 
+# Those fields as a file names them, for the lines of -p.
+TAG_NAMES = {
+    "genres": "genre",
+    GENRE_FIELD: "GENRECLF_GENRE",
+    CONFIDENCE_FIELD: "GENRECLF_CONFIDENCE",
+    MOOD_FIELD: "MOOD",
+}
+
+
+def library_dir_if_imports_copy(lib: Library | None) -> bytes | None:
+    """The library directory when beets copies or moves imports into it:
+    a file outside it is then a user's original (left there by an
+    interrupted import, say), which beets never writes, and neither do we."""
+    imports = config["import"]
+    if lib is None or not (imports["copy"].get(bool) or imports["move"].get(bool)):
+        return None
+    return os.path.abspath(os.fsencode(lib.directory))
+
+
 class Storer:
     """Stores (or, pretending, shows) decisions; writes ``tag_fields`` into
     files when asked, and then refreshes the run's ``cache`` (opened on
     first use: the file's audio is unchanged, its size and time are new)."""
 
     def __init__(
-        self, log, summary: RunSummary, tag_fields: list[str], cache: Callable[[], AnalysisCache]
+        self,
+        log,
+        summary: RunSummary,
+        tag_fields: list[str],
+        cache: Callable[[], AnalysisCache],
+        library_dir: bytes | None = None,
     ) -> None:
         self.log = log
         self.summary = summary
         self.tag_fields = tag_fields
         self.cache = cache
+        self.library_dir = library_dir  # set: files outside it are never written
 
     def store(
         self, item: Item, decision: Decision, outcome: Outcome, write: bool, pretend: bool
@@ -69,6 +95,8 @@ class Storer:
         if pretend:
             show(item, decision)
             self.summary.analysed += 1
+            if write:
+                self.would_write(decided(item, decision))
             return
         item.update(decision.fields())
         remove(item, decision.cleared())
@@ -112,16 +140,56 @@ class Storer:
         return not pretend
 
     def skip(self, items: list[Item], write: bool, pretend: bool) -> None:
-        """Items already analysed by this setup: their files must say what
-        the database says, when writing."""
+        """Items already analysed by this setup: a failure recorded for an
+        earlier state of the file is forgotten, and, when writing, their
+        files must say what the database says (pretending: listed). A file
+        gone missing is one line, not a failure: nothing of ours is lost."""
         self.summary.skipped += len(items)
-        if write and not pretend:
-            for item in items:
+        for item in items:
+            if not pretend and clear_if_fixed(item):
+                item.store()
+            if not write:
+                continue
+            if not os.path.exists(item.path):
+                self.log.warning(
+                    "{}: tags not written: file not found (`beet update` removes "
+                    "missing files from the library)", shown_path(item.path),
+                )
+            elif pretend:
+                self.would_write(item)
+            else:
                 self.write(item)
+
+    def would_write(self, item: Item) -> None:
+        """Pretending: one line for a file whose tags :meth:`write` would
+        write (the file's differ from ``item``'s values), counted."""
+        if self._is_original(item.path):
+            return  # never written (see write)
+        try:
+            differing = differing_tags(item, self.tag_fields)
+        except FileOperationError as exc:
+            self.log.warning(
+                "{}: tags would not be written: {}", shown_path(item.path), exc.reason
+            )
+            return
+        if differing:
+            self.summary.written += 1
+            names = ", ".join(TAG_NAMES[name] for name in differing)
+            ui.print_(f"would write {shown_path(item.path)}: {names}")
 
     def write(self, item: Item) -> bool:
         """Write our tags if the file lacks them; a failure is reported (one
-        line) and counted, and the run goes on. Returns False on failure."""
+        line) and counted, and the run goes on. Returns False on failure.
+        A user's original (see :func:`library_dir_if_imports_copy`) is not
+        written: one line, and the prediction is stored all the same."""
+        if self._is_original(item.path):
+            self.log.warning(
+                "{}: tags not written: outside the library directory (beets copies or "
+                "moves imports and never writes the originals)", shown_path(item.path),
+            )
+            self.summary.originals_kept += 1
+            return True
+        before = _size_and_mtime(item.path)
         try:
             wrote = write_tags(item, self.tag_fields, id3v23=config["id3v23"].get(bool))
         except FileOperationError as exc:
@@ -130,9 +198,15 @@ class Storer:
             return False
         if wrote:
             self.summary.written += 1
-            self.cache().refresh(item.path)  # same audio, new tags
+            if before is not None:
+                self.cache().refresh(item.path, before)  # same audio, new tags
             item.store()  # its new mtime
         return True
+
+    def _is_original(self, path: bytes) -> bool:
+        if self.library_dir is None:
+            return False
+        return not os.path.abspath(path).startswith(os.path.join(self.library_dir, b""))
 
     def store_album(self, album: Album, decision: Decision, pretend: bool) -> None:
         self.log.debug(
@@ -146,6 +220,23 @@ class Storer:
         album.update(decision.fields())
         remove(album, decision.cleared())
         album.store(inherit=False)  # its tracks' genres were decided one by one
+
+
+def _size_and_mtime(path: bytes) -> tuple[int, int] | None:
+    """A file's state as the cache keys it (see cache.file_state)."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
+
+
+def decided(item: Item, decision: Decision) -> Item:
+    """A copy of ``item`` as storing ``decision`` would leave it."""
+    copy = item.copy()
+    copy.update(decision.fields())
+    remove(copy, decision.cleared())
+    return copy
 
 
 def remove(entity: Item | Album, fields: Iterable[str]) -> None:
@@ -166,4 +257,8 @@ def show(item: Item, decision: Decision) -> None:
         if decision.genres_changed
         else "genres unchanged"
     )
-    ui.print_(f"{display_name(item)}: {decision.label} {decision.confidence:.2f}, {change}")
+    gone = [name for name in decision.cleared() if item.get(name, with_album=False) is not None]
+    removed = f", {', '.join(gone)} removed" if gone else ""
+    ui.print_(
+        f"{display_name(item)}: {decision.label} {decision.confidence:.2f}, {change}{removed}"
+    )

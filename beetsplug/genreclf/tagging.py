@@ -44,7 +44,7 @@ class Tagger:
     (``force``) or not, store or only show (``pretend``)."""
 
     def __init__(self, run: TaggingRun, write: bool, force: bool, pretend: bool) -> None:
-        run.policy  # a configuration error stops us before any work
+        run.check()  # a damaged model or head stops us before any work
         run.summary.pretend = pretend
         self.run = run
         self.write, self.force, self.pretend = write, force, pretend
@@ -69,7 +69,7 @@ class Tagger:
         work = [(item, os.fsdecode(item.path)) for item in items]
         if not work:
             return
-        for outcome in self.run.outcomes(work):
+        for outcome in self.run.outcomes(work, fresh=self.force):
             self.apply(outcome)
 
     def to_analyse(self, items: Sequence[Item]) -> list[Item]:
@@ -80,7 +80,7 @@ class Tagger:
         run.summary.total += len(items)
         left = []
         for item in items:
-            if not self.force and item.get(MODEL_FIELD) == run.labeller.identity:
+            if not self.force and self._analysed(item):
                 self._skip(item, *own_prediction(item))
             elif run.errors.worth_trying(item, self.force):
                 left.append(item)
@@ -114,7 +114,7 @@ class Tagger:
                     work.append(((len(plans) - 1, item), os.fsdecode(item.path)))
         if not work:
             return
-        outcomes = run.outcomes(work)
+        outcomes = run.outcomes(work, fresh=self.force)
         for index, group in itertools.groupby(outcomes, key=lambda o: o.key[0]):
             self._apply_album(plans[index], list(group))
 
@@ -132,9 +132,15 @@ class Tagger:
         return list(albums.values()), singles
 
     def _album_done(self, album: Album, items: list[Item]) -> bool:
-        identity = self.run.labeller.identity
-        return album.get(MODEL_FIELD) == identity and all(
-            item.get(MODEL_FIELD) == identity for item in items
+        return album.get(MODEL_FIELD) == self.run.labeller.identity and all(
+            self._analysed(item) for item in items
+        )
+
+    def _analysed(self, item: Item) -> bool:
+        """Analysed by this setup, and its file still holds the audio that
+        was heard (not replaced by a re-rip since: see the cache)."""
+        return item.get(MODEL_FIELD) == self.run.labeller.identity and not (
+            self.run.cache.audio_changed(item.path)
         )
 
     def _skip(self, item: Item, label: str | None, confidence: float | None) -> None:
