@@ -14,7 +14,8 @@ from onnx import helper
 pytest.importorskip("torch")
 
 from training.accurate.export import session, with_head  # noqa: E402
-from training.accurate.heads import LogRegHead  # noqa: E402
+from training.accurate.heads import CalibratedHead, LogRegHead  # noqa: E402
+from training.common.calibration import LogitCalibration  # noqa: E402
 
 FRAMES, BANDS, N_LABELS = 187, 96, 3
 
@@ -44,8 +45,15 @@ def tracks(rng: np.random.Generator, count: int) -> tuple[list[np.ndarray], np.n
     return patches, labels
 
 
-@pytest.mark.parametrize("with_tags", [False, True])
-def test_geometric_mean_of_patches_is_the_head_on_the_mean(tmp_path, with_tags):
+@pytest.mark.parametrize(
+    ("with_tags", "calibration"),
+    [
+        (False, None),
+        (True, None),
+        (True, LogitCalibration(1.7, np.array([0.5, -0.2, -0.3]))),  # folded into the graph
+    ],
+)
+def test_geometric_mean_of_patches_is_the_head_on_the_mean(tmp_path, with_tags, calibration):
     rng = np.random.default_rng(0)
     patches, labels = tracks(rng, 30)
 
@@ -60,6 +68,8 @@ def test_geometric_mean_of_patches_is_the_head_on_the_mean(tmp_path, with_tags):
     head = LogRegHead(N_LABELS).fit(
         [inputs(t) for t in patches], labels, np.array([f"artist{i % 5}" for i in range(30)])
     )
+    if calibration is not None:
+        head = CalibratedHead(head, calibration)
     path = tmp_path / "genre.onnx"
     onnx.save(with_head(stand_in_backbone(), head, with_tags), str(path))
     graph = session(path)

@@ -223,6 +223,10 @@ def evaluate_candidate(
             "real": [t.source == "extra" for t in corpus.everything],
         },
         "extra_out_of_fold": {t.key: out_of_fold[t.key].tolist() for t in corpus.extra},
+        "extra_out_of_fold_windows": {
+            name: {t.key: on_extra[name][t.key].tolist() for t in corpus.extra}
+            for name in windows
+        },
         "extra_truth": [t.label for t in corpus.extra],
     }
 

@@ -21,14 +21,14 @@ from onnx import helper, numpy_helper
 from beetsplug.genreclf.features import LogMelParams, logmel_patches
 from beetsplug.genreclf.model import METADATA_KEY
 from training.accurate.convert import INPUT_NAME, parity_audio
-from training.accurate.heads import LogRegHead
+from training.accurate.heads import LinearHead
 
 METADATA_FORMAT = 2
 AGGREGATION = "geometric_mean"
 PARITY_TOLERANCE = 1e-4
 
 
-def with_head(backbone: onnx.ModelProto, head: LogRegHead, with_tags: bool) -> onnx.ModelProto:
+def with_head(backbone: onnx.ModelProto, head: LinearHead, with_tags: bool) -> onnx.ModelProto:
     """``backbone`` with the head's nodes and a ``probabilities`` output."""
     mean, scale, weights, bias = head.linear_form()
     model = onnx.ModelProto()
@@ -89,7 +89,7 @@ def session(path: Path, optimisation: str = "all"):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def check_parity(path: Path, head: LogRegHead, with_tags: bool, params: LogMelParams) -> float:
+def check_parity(path: Path, head: LinearHead, with_tags: bool, params: LogMelParams) -> float:
     """Max abs difference between the ONNX graph and the scikit-learn head:
     per patch on the graph's own embedding, and per track (geometric mean
     of patches vs the head on the mean). Raises above PARITY_TOLERANCE."""
@@ -101,7 +101,7 @@ def check_parity(path: Path, head: LogRegHead, with_tags: bool, params: LogMelPa
             ["probabilities", "embedding", "tags"], {INPUT_NAME: patches}
         )
         inputs = np.concatenate([embedding, tags], axis=1) if with_tags else embedding
-        per_patch = head.model.predict_proba(inputs)
+        per_patch = head.predict_patches(inputs)
         log_mean = np.log(probabilities).mean(axis=0)
         track = np.exp(log_mean - np.logaddexp.reduce(log_mean))
         worst = max(

@@ -19,6 +19,7 @@ and predicts genre probabilities per track. Candidates:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from training.common.seeding import make_deterministic
+
+if TYPE_CHECKING:
+    from training.common.calibration import LogitCalibration
 
 C_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)  # the last run chose 0.001: centred there
 INNER_FOLDS = 3
@@ -172,8 +176,12 @@ class LogRegHead:
         return float(np.sum(np.log(np.maximum(probabilities[np.arange(len(truth)), truth], 1e-12))))
 
     def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
-        means = np.stack([s.mean(axis=0) for s in sequences])
-        return full_columns(self.model.predict_proba(means), self.model[-1].classes_, self.n_labels)
+        return self.predict_patches(np.stack([s.mean(axis=0) for s in sequences]))
+
+    def predict_patches(self, inputs: np.ndarray) -> np.ndarray:
+        """Probabilities over every label for each row of features (a patch,
+        or a track's mean)."""
+        return full_columns(self.model.predict_proba(inputs), self.model[-1].classes_, self.n_labels)
 
     def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(mean, scale, weights (d, n_labels), bias (n_labels,)) of the head:
@@ -184,6 +192,38 @@ class LogRegHead:
         weights[:, regression.classes_] = regression.coef_.T
         bias[regression.classes_] = regression.intercept_
         return scaler.mean_, scaler.scale_, weights, bias
+
+
+class LinearHead(Protocol):
+    """What the exporter needs of a head: its linear form, and its
+    predictions per patch and per track (to check the exported graph)."""
+
+    def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def predict_patches(self, inputs: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, sequences: list[np.ndarray]) -> np.ndarray: ...
+
+
+@dataclass
+class CalibratedHead:
+    """A linear head whose probabilities are recalibrated (temperature and
+    per-label offsets, ``training.common.calibration``): the same linear
+    form, weights divided by the temperature and offsets added to the bias."""
+
+    head: LogRegHead
+    calibration: LogitCalibration
+
+    def predict(self, sequences: list[np.ndarray]) -> np.ndarray:
+        return self.calibration(self.head.predict(sequences))
+
+    def predict_patches(self, inputs: np.ndarray) -> np.ndarray:
+        return self.calibration(self.head.predict_patches(inputs))
+
+    def linear_form(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        mean, scale, weights, bias = self.head.linear_form()
+        temperature, offsets = self.calibration.temperature, self.calibration.offsets
+        return mean, scale, weights / temperature, bias / temperature + offsets
 
 
 class AttentionPooling(nn.Module):

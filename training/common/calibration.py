@@ -1,16 +1,22 @@
-"""Temperature scaling of the segment logits, and how well it calibrates.
+"""Calibrating a model's probabilities, and how well they are calibrated.
 
-The plugin's track confidence is the mean of its segments' softmax, so the
-temperature T (logits / T, baked into the graph) is fitted on that track
-prediction: the T of a log-spaced grid with the lowest negative
+The MFCC networks: their track confidence is the mean of their segments'
+softmax, so the temperature T (logits / T, baked into the graph) is fitted on
+that track prediction: the T of a log-spaced grid with the lowest negative
 log-likelihood of out-of-block predictions. To judge it on data it was not
 fitted on, each block's predictions are also scaled by a T fitted on the
 other blocks' predictions (cross-fitted); the reliability diagram and
 expected calibration error are computed from those.
+
+The accurate model (a linear head): track probabilities recalibrated by a
+temperature and, optionally, one offset per label (``LogitCalibration``),
+fitted with every genre counting alike (``genres_alike``), which the head's
+weights absorb. Reliability can be weighted the same way.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +24,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import logsumexp, softmax
 
 from training.fast.pipeline import track_probabilities
 
@@ -54,9 +62,15 @@ def cross_fitted(
     return probabilities, temperatures
 
 
-def reliability(probabilities: np.ndarray, truth: np.ndarray) -> dict:
+def reliability(
+    probabilities: np.ndarray, truth: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
     """Per confidence bin: tracks, mean confidence, accuracy; and the
-    expected calibration error (bin-weighted |accuracy - confidence|)."""
+    expected calibration error (bin-weighted |accuracy - confidence|).
+    ``weights`` (see :func:`genres_alike`) make the means and the error
+    those of a collection with other proportions; ``share`` is each bin's
+    part of the weight."""
+    weights = np.ones(len(truth)) if weights is None else weights
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == truth
     which = np.clip(np.digitize(confidence, BINS) - 1, 0, len(BINS) - 2)
@@ -64,17 +78,84 @@ def reliability(probabilities: np.ndarray, truth: np.ndarray) -> dict:
     for b in range(len(BINS) - 1):
         members = which == b
         if members.any():
+            weight = weights[members]
             bins.append(
                 {
                     "low": float(BINS[b]),
                     "high": float(BINS[b + 1]),
                     "tracks": int(members.sum()),
-                    "confidence": float(confidence[members].mean()),
-                    "accuracy": float(correct[members].mean()),
+                    "share": float(weight.sum() / weights.sum()),
+                    "confidence": float(np.average(confidence[members], weights=weight)),
+                    "accuracy": float(np.average(correct[members], weights=weight)),
                 }
             )
-    ece = sum(b["tracks"] * abs(b["accuracy"] - b["confidence"]) for b in bins) / len(truth)
+    ece = sum(b["share"] * abs(b["accuracy"] - b["confidence"]) for b in bins)
     return {"bins": bins, "ece": float(ece), "tracks": len(truth)}
+
+
+def genres_alike(truth: np.ndarray) -> np.ndarray:
+    """Per track, a weight that makes every genre present count alike (a
+    library with as many tracks of each), averaging 1."""
+    counts = np.bincount(truth)
+    weights = 1.0 / counts[truth]
+    return weights * len(truth) / weights.sum()
+
+
+@dataclass(frozen=True)
+class LogitCalibration:
+    """Track probabilities p recalibrated as softmax(log p / temperature +
+    offsets): one temperature for confidence, one offset per label for how
+    often it is chosen (bias-corrected temperature scaling). For a linear
+    head both fold into its weights and bias."""
+
+    temperature: float
+    offsets: np.ndarray
+
+    def __call__(self, probabilities: np.ndarray) -> np.ndarray:
+        logits = np.log(np.clip(probabilities, 1e-12, None)) / self.temperature + self.offsets
+        return softmax(logits, axis=1)
+
+
+OFFSET_PENALTY = 0.01  # ridge on the offsets: a label with few tracks moves little
+
+
+def fit_logit_calibration(
+    probabilities: np.ndarray, truth: np.ndarray, weights: np.ndarray, offsets: bool = True
+) -> LogitCalibration:
+    """The temperature and offsets of least ``weights``-weighted negative
+    log-likelihood (offsets of labels absent from ``truth`` stay 0; all of
+    them without ``offsets``: a temperature alone, which keeps every
+    prediction's top label)."""
+    n_labels = probabilities.shape[1]
+    present = np.isin(np.arange(n_labels), truth) & offsets
+    logs = np.log(np.clip(probabilities, 1e-12, None))
+
+    def loss(parameters: np.ndarray) -> float:
+        offsets = np.where(present, parameters[1:], 0.0)
+        logits = logs * np.exp(-parameters[0]) + offsets
+        picked = logits[np.arange(len(truth)), truth] - logsumexp(logits, axis=1)
+        return float(-np.average(picked, weights=weights) + OFFSET_PENALTY * offsets @ offsets)
+
+    found = minimize(loss, np.zeros(n_labels + 1), method="L-BFGS-B")
+    offsets = np.where(present, found.x[1:], 0.0)
+    if present.any():
+        offsets = offsets - offsets[present].mean() * present
+    return LogitCalibration(float(np.exp(found.x[0])), offsets)
+
+
+def cross_fitted_calibration(
+    probabilities: np.ndarray, truth: np.ndarray, blocks: np.ndarray, offsets: bool = True
+) -> np.ndarray:
+    """Each block's probabilities recalibrated by a calibration fitted on
+    the other blocks, genres weighted alike."""
+    calibrated = np.zeros_like(probabilities)
+    for block in np.unique(blocks):
+        inside, outside = blocks == block, blocks != block
+        fitted = fit_logit_calibration(
+            probabilities[outside], truth[outside], genres_alike(truth[outside]), offsets
+        )
+        calibrated[inside] = fitted(probabilities[inside])
+    return calibrated
 
 
 def save_reliability_png(curves: dict[str, dict], path: Path) -> None:
