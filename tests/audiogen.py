@@ -38,7 +38,10 @@ def synthesize(style: str, seconds: float, sample_rate: int = 44100, seed: int =
         phase = (t % beat) / beat
         kick = np.sin(2 * np.pi * 55 * t) * np.exp(-phase * 25)
         hats = rng.normal(0, 1, len(t)) * np.exp(-((t + beat / 2) % beat) / beat * 40)
-        audio = kick + 0.3 * hats
+        # A square-wave bass riff, a note a beat: drums alone are barely music.
+        notes = rng.uniform(55, 82) * np.array([1, 1, 1.5, 1.33])[(t // beat).astype(int) % 4]
+        bass = np.sign(np.sin(2 * np.pi * np.cumsum(notes) / sample_rate)) * np.exp(-phase * 4)
+        audio = kick + 0.3 * hats + 0.35 * bass
     elif style == "noise":
         noise = rng.normal(0, 1, len(t))
         kernel = np.hanning(int(rng.integers(8, 64)))

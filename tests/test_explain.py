@@ -150,11 +150,12 @@ class TestExplain(GenreClfTestBase):
 
 def test_windows_of_different_music_get_different_probabilities(tmp_path):
     """Chords then beats: each window sounds like its own half, not like the mix."""
-    mixed = np.concatenate([synthesize("chords", 16, seed=1), synthesize("beats", 16, seed=2)])
+    chords, beats = synthesize("chords", 32, seed=1), synthesize("beats", 32, seed=2)
+    half = len(chords) // 2  # 16 s: the mix is the first half of each
     paths = {
-        "mixed": write_audio(tmp_path / "mixed.flac", mixed),
-        "chords": write_audio(tmp_path / "chords.flac", synthesize("chords", 32, seed=1)),
-        "beats": write_audio(tmp_path / "beats.flac", synthesize("beats", 32, seed=2)),
+        "mixed": write_audio(tmp_path / "mixed.flac", np.concatenate([chords[:half], beats[:half]])),
+        "chords": write_audio(tmp_path / "chords.flac", chords),
+        "beats": write_audio(tmp_path / "beats.flac", beats),
     }
     mfcc = GenreModel(PACKAGED["mfcc"])  # the MFCC model, whose 3 s segments this is written for
     analyzer = Analyzer(reference(mfcc), WindowPolicy(window_seconds=8, max_windows=2), jobs=1)

@@ -86,6 +86,8 @@ def test_built_in_labels_are_written_under_their_canonical_names(label, name):
         ({"hiphop": ["Rap"]}, "hiphop", ["Rap"]),  # map overrides the canonical name
         ({"HipHop": ["Rap"]}, "hiphop", ["Rap"]),  # whatever the spelling of its key
         ({"rock": ["Guitar"]}, "hiphop", ["Hip-Hop"]),
+        ({}, "latin", ["Latin"]),
+        ({"latin": ["Salsa", "Latin"]}, "latin", ["Salsa", "Latin"]),
         ({}, "nonmusic", []),  # not music: no genre at all
         ({"nonmusic": ["Spoken Word"]}, "nonmusic", ["Spoken Word"]),  # unless mapped
         ({}, "Shoegaze", ["Shoegaze"]),  # a label of none of the built-in models

@@ -59,6 +59,7 @@ DISPLAY_NAMES = {
     "rock": "Rock",
     "electronic": "Electronic",
     "rnb": "R&B",
+    "latin": "Latin",
 }
 
 
