@@ -68,7 +68,10 @@ class AnalysisCache:
         """(probabilities, embedding) if ``path`` is unchanged since cached,
         or if its audio is that of a cached file (its tags were rewritten,
         or it is a copy)."""
-        found = self._lookup(path)
+        try:
+            found = self._lookup(path, file_state(path))
+        except OSError:
+            return None
         if found is None:
             return None
         with self._lock:
@@ -80,13 +83,13 @@ class AnalysisCache:
         setup (it was replaced, or nothing is cached for it), so that its
         stored prediction may be stale. A file that cannot be read has
         nothing new to hear: not changed."""
-        return os.path.isfile(path) and self._lookup(path) is None
-
-    def _lookup(self, path: bytes) -> tuple[bytes, bytes] | None:
         try:
             state = file_state(path)
         except OSError:
-            return None
+            return False
+        return self._lookup(path, state) is None
+
+    def _lookup(self, path: bytes, state: tuple[int, int]) -> tuple[bytes, bytes] | None:
         return self._by_path(path, state) or self._by_audio(path, state)
 
     def _by_path(self, path: bytes, state: tuple[int, int]) -> tuple[bytes, bytes] | None:

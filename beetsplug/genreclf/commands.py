@@ -158,22 +158,10 @@ def tag(settings: Settings, log, lib: Library, opts: Values, args: list[str]) ->
 
 
 def fail_on_new_failures(run: TaggingRun) -> None:
-    """Exit status 1 for files that failed this time (files known from an
-    earlier run to be unanalysable do not count)."""
-    problem = new_failures(run)
+    """Exit status 1 for files that failed this time."""
+    problem = run.summary.failure_line()
     if problem:
         raise ui.UserError(problem)
-
-
-def new_failures(run: TaggingRun) -> str | None:
-    """What failed this time, in one line (for exit status 1); None if nothing did."""
-    summary = run.summary
-    problems = []
-    if summary.failures:
-        problems.append(f"{counted(summary.failures, 'file')} could not be analysed")
-    if summary.write_failed:
-        problems.append(f"{counted(summary.write_failures, 'file')} could not be written")
-    return f"genreclf: {'; '.join(problems)}" if problems else None
 
 
 def learn(settings: Settings, log, lib: Library, opts: Values, args: list[str]) -> None:

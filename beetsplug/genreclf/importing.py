@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from beets import ui
 from beets.importer import ImportAbortError
 
-from .commands import new_failures
 from .policy import MODEL_FIELD
 from .run import TaggingRun
 from .tagging import Tagger
@@ -94,7 +93,7 @@ class ImportRun(TaggingRun):
                 self.report()
         if self.interrupted:
             raise ui.UserError(INTERRUPTED)
-        return new_failures(self)
+        return self.summary.failure_line()
 
     def tag_imported(self, items: Sequence[Item]) -> None:
         """The import stage for singletons: counted, and those to analyse

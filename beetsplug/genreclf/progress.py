@@ -115,6 +115,18 @@ class RunSummary:
             return None
         return files / seconds
 
+    def failure_line(self) -> str | None:
+        """What failed in this run, in one line (for exit status 1); None if
+        nothing did (files known from an earlier run to be unanalysable do
+        not count)."""
+        problems = []
+        if self.failures:
+            problems.append(f"{self.failures} {_files(self.failures)} could not be analysed")
+        if self.write_failed:
+            writes = self.write_failures
+            problems.append(f"{writes} {_files(writes)} could not be written")
+        return f"genreclf: {'; '.join(problems)}" if problems else None
+
     def lines(self) -> list[str]:
         """The summary, one line per fact."""
         elapsed = _duration(self.clock() - self.started)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from beets import config, ui
 from beets.library import FileOperationError
 
+from .cache import file_state
 from .mood import MOOD_FIELD
 from .policy import APPLIED_FIELD, CONFIDENCE_FIELD, GENRE_FIELD, NONMUSIC, joined
 from .tags import differing_tags, display_name, shown_path, write_tags
@@ -189,7 +190,7 @@ class Storer:
             )
             self.summary.originals_kept += 1
             return True
-        before = _size_and_mtime(item.path)
+        before = _state(item.path)  # the cache's entry follows the write only from it
         try:
             wrote = write_tags(item, self.tag_fields, id3v23=config["id3v23"].get(bool))
         except FileOperationError as exc:
@@ -222,13 +223,12 @@ class Storer:
         album.store(inherit=False)  # its tracks' genres were decided one by one
 
 
-def _size_and_mtime(path: bytes) -> tuple[int, int] | None:
-    """A file's state as the cache keys it (see cache.file_state)."""
+def _state(path: bytes) -> tuple[int, int] | None:
+    """:func:`~.cache.file_state`, or None for a file gone (write_tags says why)."""
     try:
-        status = os.stat(path)
+        return file_state(path)
     except OSError:
         return None
-    return status.st_size, status.st_mtime_ns
 
 
 def decided(item: Item, decision: Decision) -> Item:
